@@ -1,0 +1,121 @@
+"""``pneumo-scan FOLDER --out results.csv [--db FILE] [--resume]``: the headless batch scanner.
+
+Every result is committed to a SQLite store as it is produced (``--db``; without it a temporary
+one), so a scan killed mid-way and started again with ``--resume`` runs only the files that
+have no result yet. The CSV is written at the end, atomically, most suspicious first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_MODEL = 3
+
+
+def _say(message: str, end: str = "\n") -> None:
+    if sys.stderr is not None:  # a windowed build has no console
+        print(message, end=end, file=sys.stderr, flush=True)
+
+
+def _progress(done: int, total: int, rate: float) -> None:
+    eta = (total - done) / rate if rate else 0.0
+    _say(
+        f"\rscanned {done}/{total} images, {rate:.1f} images/s, ETA {eta:.0f} s",
+        end="\n" if done == total else "",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pneumo-scan",
+        description="Classify every X-ray under FOLDER and write one CSV row per file.",
+    )
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    parser.add_argument("--db", type=Path, help="SQLite results store (kept; enables --resume)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the last unfinished scan of FOLDER in --db instead of starting anew",
+    )
+    parser.add_argument("--models-dir", type=Path, help="default: the bundled models/")
+    parser.add_argument("--batch-size", type=int, default=32)
+    return parser
+
+
+def scan_main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.resume and args.db is None:
+        _say("pneumo-scan: --resume needs --db FILE (the store of the scan to resume)")
+        return EXIT_USAGE
+    if not args.folder.is_dir():
+        _say(f"pneumo-scan: folder not found: {args.folder}")
+        return EXIT_USAGE
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from .core.model import Classifier, ModelError
+
+    try:
+        classifier = Classifier(args.models_dir, batch_size=args.batch_size)
+    except ModelError as error:
+        _say(f"pneumo-scan: {error}")
+        return EXIT_MODEL
+    _say(
+        f"pneumo-scan: model {classifier.card.name} {classifier.card.version} on "
+        f"{classifier.device}, threshold {classifier.threshold:.4f}"
+    )
+    if args.db is not None:
+        return _scan(args, classifier, args.db)
+    with tempfile.TemporaryDirectory(prefix="pneumo-scan-") as scratch:
+        return _scan(args, classifier, Path(scratch) / "results.sqlite3")
+
+
+def _scan(args, classifier, db_path: Path) -> int:
+    from .core.batch import ResumeError, run_scan
+    from .core.report import write_csv
+    from .core.store import ResultStore
+
+    with ResultStore(db_path) as store:
+        resume_id = None
+        if args.resume:
+            folder = str(args.folder.resolve())
+            unfinished = [s for s in store.unfinished_scans() if s.folder == folder]
+            if unfinished:
+                resume_id = unfinished[0].id
+                _say(f"pneumo-scan: resuming scan {resume_id} ({unfinished[0].done_files} done)")
+            else:
+                _say("pneumo-scan: no unfinished scan of this folder; starting a new one")
+        started, first_done = time.perf_counter(), 0
+        scan_id = None
+        try:
+            for item in run_scan(
+                store, classifier, args.folder, resume_scan_id=resume_id,
+                batch_size=args.batch_size,
+            ):
+                if item.result is None:
+                    scan_id, first_done = item.scan_id, item.done
+                    _say(f"pneumo-scan: {item.total} images, {item.total - item.done} to scan")
+                    continue
+                new = item.done - first_done
+                if new % args.batch_size == 0 or item.done == item.total:
+                    rate = new / max(time.perf_counter() - started, 1e-6)
+                    _progress(item.done, item.total, rate)
+        except ResumeError as error:
+            _say(f"pneumo-scan: {error}")
+            return EXIT_USAGE
+        results = store.results(scan_id)
+    write_csv(args.out, results)
+    failed = sum(r.status != "ok" for r in results)
+    _say(f"pneumo-scan: wrote {args.out} ({len(results)} rows, {failed} unreadable files)")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(scan_main())

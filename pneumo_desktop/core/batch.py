@@ -1,0 +1,66 @@
+"""A scan that survives a crash: results go to the store one by one, and a resumed scan runs
+only the files that have no result yet."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .scan import ScanResult, list_images, scan_files
+from .store import ResultStore
+
+
+class ResumeError(Exception):
+    """The scan cannot be resumed (unknown, or made with another model)."""
+
+
+@dataclass(frozen=True)
+class ScanProgress:
+    scan_id: int
+    done: int  # files with a result, including those finished before a resume
+    total: int
+    result: ScanResult | None  # None for the first, "starting" item
+
+
+def run_scan(
+    store: ResultStore,
+    classifier,
+    folder: Path | None = None,
+    *,
+    resume_scan_id: int | None = None,
+    batch_size: int = 32,
+    cancel: threading.Event | None = None,
+) -> Iterator[ScanProgress]:
+    """Scan ``folder`` (new scan) or resume ``resume_scan_id``; every result is committed to
+    ``store`` before it is yielded. The first item (``result=None``) tells the scan id and how
+    much was already done."""
+    if resume_scan_id is None:
+        if folder is None:
+            raise ValueError("give a folder to scan or a scan to resume")
+        files = list_images(folder)
+        scan_id = store.start_scan(folder, classifier.card, len(files))
+    else:
+        try:
+            info = store.scan(resume_scan_id)
+        except KeyError:
+            raise ResumeError(f"there is no scan {resume_scan_id} to resume") from None
+        sha = classifier.card.data.get("sha256")
+        if info.model_name and store.scan_model_sha256(resume_scan_id) not in (None, sha):
+            raise ResumeError(
+                f"scan {resume_scan_id} was made with another model ({info.model_name} "
+                f"{info.model_version}); start a new scan instead"
+            )
+        scan_id = resume_scan_id
+        files = list_images(Path(info.folder))
+        store.set_total(scan_id, len(files))
+    pending = store.pending_files(scan_id, files)
+    done = len(files) - len(pending)
+    yield ScanProgress(scan_id, done, len(files), None)
+    for result in scan_files(pending, classifier, batch_size=batch_size, cancel=cancel):
+        store.record(scan_id, result)
+        done += 1
+        yield ScanProgress(scan_id, done, len(files), result)
+    cancelled = cancel is not None and cancel.is_set() and done < len(files)
+    store.finish_scan(scan_id, "cancelled" if cancelled else "complete")

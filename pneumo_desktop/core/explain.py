@@ -1,0 +1,150 @@
+"""Why the model said what it said: Grad-CAM, LIME and the convolutional feature maps.
+
+All functions take a :class:`~pneumo_desktop.core.model.Classifier` and one model input
+(``(size, size, channels)`` pixels in 0..255, as :func:`imaging.to_model_input` makes it), so
+the explanation sees exactly what the classifier sees.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class ExplanationCancelled(Exception):
+    """Raised out of :func:`lime_explanation` when its cancel event is set."""
+
+
+def conv_layer_names(model) -> list[str]:
+    """Names of the model's 2-D convolution layers, input to output."""
+    return [layer.name for layer in model.layers if type(layer).__name__ == "Conv2D"]
+
+
+def _activation_model(classifier, layer_names: list[str]):
+    import keras
+
+    cache = classifier.__dict__.setdefault("_activation_models", {})
+    key = tuple(layer_names)
+    if key not in cache:
+        model = classifier.model
+        outputs = [model.get_layer(name).output for name in layer_names]
+        cache[key] = keras.Model(model.inputs, [*outputs, model.outputs[0]])
+    return cache[key]
+
+
+def feature_maps(classifier, model_input: np.ndarray, layer_name: str) -> np.ndarray:
+    """Activations of ``layer_name`` for this image: ``(height, width, channels)`` floats."""
+    extractor = _activation_model(classifier, [layer_name])
+    activations, _ = extractor(model_input[None].astype(np.float32), training=False)
+    return np.asarray(activations)[0]
+
+
+def gradcam(classifier, model_input: np.ndarray, layer_name: str | None = None) -> np.ndarray:
+    """Grad-CAM heat map for P(pneumonia), ``(size, size)`` in 0..1 (1 = most pneumonia-like).
+
+    Uses the last convolution unless ``layer_name`` is given; the map is upsampled to the
+    model's input size so it overlays the image it was computed from.
+    """
+    import tensorflow as tf
+
+    layer_name = layer_name or conv_layer_names(classifier.model)[-1]
+    extractor = _activation_model(classifier, [layer_name])
+    batch = tf.convert_to_tensor(model_input[None].astype(np.float32))
+    with tf.GradientTape() as tape:
+        activations, probability = extractor(batch, training=False)
+        score = probability[:, 0]
+    gradients = tape.gradient(score, activations)
+    weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
+    cam = tf.nn.relu(tf.reduce_sum(weights * activations, axis=-1))[0]
+    cam = cam.numpy()
+    peak = cam.max()
+    cam = cam / peak if peak > 0 else cam
+    size = model_input.shape[0]
+    resized = tf.image.resize(cam[..., None], (size, size), method="bilinear")
+    return np.clip(resized.numpy()[..., 0], 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class LimeResult:
+    segments: np.ndarray  # (size, size) int superpixel labels
+    weights: dict[int, float]  # superpixel -> weight towards PNEUMONIA (negative: towards NORMAL)
+    top_segments: list[int]  # the ``num_features`` superpixels with the largest |weight|
+    probability: float  # the classifier's P(pneumonia) on the unperturbed image
+    score: float  # R^2 of LIME's local linear fit
+
+    def heatmap(self) -> np.ndarray:
+        """Per-pixel weight, scaled to -1..1 (positive: for pneumonia)."""
+        lookup = np.zeros(self.segments.max() + 1, dtype=np.float64)
+        for segment, weight in self.weights.items():
+            lookup[segment] = weight
+        scale = np.abs(lookup).max()
+        return lookup[self.segments] / scale if scale > 0 else lookup[self.segments]
+
+    def masks(self) -> tuple[np.ndarray, np.ndarray]:
+        """Boolean masks of the top superpixels for (pneumonia, normal)."""
+        positive = [s for s in self.top_segments if self.weights[s] > 0]
+        negative = [s for s in self.top_segments if self.weights[s] < 0]
+        return np.isin(self.segments, positive), np.isin(self.segments, negative)
+
+
+def lime_explanation(
+    classifier,
+    model_input: np.ndarray,
+    *,
+    num_samples: int = 1000,
+    num_features: int = 8,
+    batch_size: int = 128,
+    random_state: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> LimeResult:
+    """LIME over superpixels for P(pneumonia).
+
+    The classifier function gets LIME's perturbed images in the same 0..255 range as the model
+    input (no second division by 255) and returns two columns, P(NORMAL) and P(PNEUMONIA), as
+    LIME expects of a classifier. ``progress(done, total)`` is called after each batch;
+    setting ``cancel`` stops at the next batch.
+    """
+    from lime import lime_image
+
+    grey = model_input[..., 0].astype(np.float64)
+    rgb = np.repeat(grey[..., None], 3, axis=-1)  # LIME's segmenter wants RGB
+    done = 0
+
+    def classifier_fn(images: np.ndarray) -> np.ndarray:
+        nonlocal done
+        if cancel is not None and cancel.is_set():
+            raise ExplanationCancelled("explanation cancelled")
+        pneumonia = classifier.predict_batch(images[..., :1])
+        done += len(images)
+        if progress is not None:
+            progress(min(done, num_samples), num_samples)
+        return np.stack([1.0 - pneumonia, pneumonia], axis=1)
+
+    explainer = lime_image.LimeImageExplainer(random_state=random_state)
+    explanation = explainer.explain_instance(
+        rgb,
+        classifier_fn,
+        labels=(1,),
+        top_labels=None,
+        hide_color=0,
+        num_samples=num_samples,
+        batch_size=batch_size,
+        num_features=max(num_features, 1),
+        random_seed=random_state,
+        progress_bar=False,  # tqdm writes to stderr, which is None in a windowed build
+    )
+    weights = {int(segment): float(weight) for segment, weight in explanation.local_exp[1]}
+    ranked = sorted(weights, key=lambda s: abs(weights[s]), reverse=True)
+    return LimeResult(
+        segments=explanation.segments,
+        weights=weights,
+        top_segments=ranked[:num_features],
+        probability=float(classifier.predict_batch(model_input[None])[0]),
+        score=float(
+            explanation.score[1] if isinstance(explanation.score, dict) else explanation.score
+        ),
+    )

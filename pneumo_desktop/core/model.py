@@ -1,0 +1,185 @@
+"""The bundled classifier: its model card, checksum check, batched prediction, device.
+
+The card (``<name>.card.json`` beside ``<name>.keras``) is the contract with the training
+package: input size and channels, operating threshold, metrics, and the model file's sha256.
+A model file whose hash differs from its card is refused: the card's metrics would not be true
+of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_MODEL_NAME = "cnn_deep_aug"
+LABELS = ("NORMAL", "PNEUMONIA")
+
+
+class ModelError(Exception):
+    """The model or its card is missing, unreadable or fails its checksum."""
+
+
+class ModelChecksumError(ModelError):
+    pass
+
+
+def default_models_dir() -> Path:
+    """``PNEUMO_MODELS_DIR``, else the installer's bundle, else ``models/`` of the checkout."""
+    override = os.environ.get("PNEUMO_MODELS_DIR")
+    if override:
+        return Path(override)
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle:
+        return Path(bundle) / "models"
+    return Path(__file__).resolve().parents[2] / "models"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """The parsed card; ``data`` keeps everything the training package wrote."""
+
+    path: Path
+    data: dict
+
+    @classmethod
+    def load(cls, path: Path) -> "ModelCard":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ModelError(f"model card not found: {path}") from None
+        except (OSError, ValueError) as error:
+            raise ModelError(f"model card {path} is unreadable: {error}") from None
+        for key in ("name", "version", "model_file", "sha256", "threshold", "input"):
+            if key not in data:
+                raise ModelError(f"model card {path} lacks {key!r}")
+        return cls(path, data)
+
+    @property
+    def name(self) -> str:
+        return self.data["name"]
+
+    @property
+    def version(self) -> str:
+        return self.data["version"]
+
+    @property
+    def threshold(self) -> float:
+        return float(self.data["threshold"]["value"])
+
+    @property
+    def input_size(self) -> int:
+        return int(self.data["input"]["height"])
+
+    @property
+    def channels(self) -> int:
+        return int(self.data["input"]["channels"])
+
+    @property
+    def model_path(self) -> Path:
+        return self.path.parent / self.data["model_file"]
+
+    def test_metrics(self) -> dict:
+        return self.data.get("metrics", {}).get("test", {}).get("at_operating_threshold", {})
+
+
+def compute_device() -> str:
+    """What TensorFlow computes on: the first GPU's name, or "CPU"."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "CPU"
+    details = tf.config.experimental.get_device_details(gpus[0])
+    return f"GPU: {details.get('device_name', gpus[0].name)}"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    probability: float  # P(pneumonia), 0..1
+    label: str  # "NORMAL" or "PNEUMONIA" at the card's threshold
+
+
+class Classifier:
+    """A verified Keras model plus its card. Construct it off the GUI thread: it imports
+    TensorFlow, which takes seconds."""
+
+    def __init__(
+        self,
+        models_dir: Path | None = None,
+        name: str = DEFAULT_MODEL_NAME,
+        *,
+        verify_checksum: bool = True,
+        batch_size: int = 32,
+    ):
+        models_dir = Path(models_dir) if models_dir else default_models_dir()
+        self.card = ModelCard.load(models_dir / f"{name}.card.json")
+        model_path = self.card.model_path
+        if not model_path.is_file():
+            raise ModelError(f"model file not found: {model_path}")
+        if verify_checksum:
+            actual = sha256_of(model_path)
+            if actual != self.card.data["sha256"]:
+                raise ModelChecksumError(
+                    f"{model_path.name} does not match its model card (sha256 {actual[:12]}… "
+                    f"≠ {self.card.data['sha256'][:12]}…): the file was changed or damaged; "
+                    "reinstall the application"
+                )
+        import keras
+
+        try:
+            self.model = keras.models.load_model(model_path, compile=False)
+        except (OSError, ValueError, TypeError) as error:
+            raise ModelError(f"cannot load {model_path.name}: {error}") from None
+        self.batch_size = batch_size
+        self.device = compute_device()
+
+    @property
+    def threshold(self) -> float:
+        return self.card.threshold
+
+    @property
+    def input_size(self) -> int:
+        return self.card.input_size
+
+    @property
+    def channels(self) -> int:
+        return self.card.channels
+
+    def label_for(self, probability: float) -> str:
+        return LABELS[int(probability >= self.threshold)]
+
+    def predict_batch(self, images: np.ndarray) -> np.ndarray:
+        """P(pneumonia) for ``(N, size, size, channels)`` pixels in 0..255.
+
+        Calls the model directly rather than ``model.predict``, whose per-call set-up costs
+        more than a small batch's forward pass.
+        """
+        images = np.asarray(images, dtype=np.float32)
+        if images.ndim == 3:
+            images = images[..., None]
+        if images.shape[-1] != self.channels:
+            images = np.repeat(images[..., :1], self.channels, axis=-1)
+        out = []
+        for start in range(0, len(images), self.batch_size):
+            batch = images[start : start + self.batch_size]
+            out.append(np.asarray(self.model(batch, training=False)).reshape(-1))
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+    def classify(self, model_input: np.ndarray) -> Prediction:
+        probability = float(self.predict_batch(model_input[None])[0])
+        return Prediction(probability, self.label_for(probability))

@@ -1,0 +1,116 @@
+"""Scanning a folder: list the images, decode them in parallel, predict in batches.
+
+:func:`scan_files` is a generator: it yields one :class:`ScanResult` per file, in the order of
+the file list, and checks ``cancel`` between batches, so a GUI worker or the command line can
+drive it, show progress and stop it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .imaging import ImageLoadError, is_supported, load_image, to_model_input
+
+STATUS_OK = "ok"
+STATUS_ERROR = "error"
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    path: str
+    status: str  # "ok" or "error"
+    probability: float | None = None  # P(pneumonia)
+    prediction: str | None = None  # "NORMAL" / "PNEUMONIA" at the card's threshold
+    message: str = ""
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Every supported image under ``folder``, recursively, sorted; hidden files and folders
+    (names starting with ".") are skipped, and so are files of other types."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise NotADirectoryError(f"folder not found: {folder}")
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if not name.startswith(".") and is_supported(name):
+                found.append(Path(root) / name)
+    return sorted(found)
+
+
+def _decode(path: Path, size: int, channels: int) -> np.ndarray:
+    image = load_image(path, min_side=size)
+    return to_model_input(image, size=size, channels=channels)
+
+
+def _batches(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def scan_files(
+    files: Iterable[Path],
+    classifier,
+    *,
+    batch_size: int = 32,
+    workers: int | None = None,
+    cancel: threading.Event | None = None,
+) -> Iterator[ScanResult]:
+    """Classify ``files``; one result per file, errors included, in input order.
+
+    Decoding of the next batch runs in a thread pool while the current batch is predicted
+    (Pillow and pydicom release the GIL while decoding).
+    """
+    files = [Path(f) for f in files]
+    size, channels = classifier.input_size, classifier.channels
+    workers = workers or min(8, (os.cpu_count() or 2))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
+
+        def submit(batch: list[Path]) -> list[Future]:
+            return [pool.submit(_decode, path, size, channels) for path in batch]
+
+        batches = list(_batches(files, batch_size))
+        pending = submit(batches[0]) if batches else []
+        for index, batch in enumerate(batches):
+            if cancel is not None and cancel.is_set():
+                for future in pending:
+                    future.cancel()
+                return
+            current = pending
+            pending = submit(batches[index + 1]) if index + 1 < len(batches) else []
+            yield from _classify_batch(batch, current, classifier)
+
+
+def _classify_batch(batch: list[Path], futures: list[Future], classifier) -> list[ScanResult]:
+    inputs, errors = {}, {}
+    for path, future in zip(batch, futures, strict=True):
+        try:
+            inputs[path] = future.result()
+        except ImageLoadError as error:
+            errors[path] = str(error)
+        except MemoryError:
+            errors[path] = f"{path.name}: not enough memory to open this image"
+    probabilities = {}
+    if inputs:
+        values = classifier.predict_batch(np.stack(list(inputs.values())))
+        probabilities = dict(zip(inputs, values, strict=True))
+    results = []
+    for path in batch:
+        if path in errors:
+            results.append(ScanResult(str(path), STATUS_ERROR, message=errors[path]))
+        else:
+            probability = float(probabilities[path])
+            results.append(
+                ScanResult(
+                    str(path), STATUS_OK, probability, classifier.label_for(probability)
+                )
+            )
+    return results

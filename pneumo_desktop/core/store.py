@@ -1,0 +1,244 @@
+"""Scan results in SQLite: one transaction per result, so a crash loses nothing finished.
+
+The database lives under the user's data directory, never in a scanned folder (a clinic's
+folders may be read-only, and are not ours to write to). WAL journaling lets the GUI read while
+a scan writes. A file is identified by path + size + modification time: a file that changed
+since it was scanned is scanned again; one that did not is never run twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS scans (
+    id INTEGER PRIMARY KEY,
+    folder TEXT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT,
+    state TEXT NOT NULL DEFAULT 'running',  -- running | complete | cancelled
+    model_name TEXT, model_version TEXT, model_sha256 TEXT, threshold REAL,
+    total_files INTEGER
+);
+CREATE TABLE IF NOT EXISTS results (
+    id INTEGER PRIMARY KEY,
+    scan_id INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    size INTEGER, mtime_ns INTEGER,
+    status TEXT NOT NULL,
+    probability REAL, prediction TEXT, message TEXT NOT NULL DEFAULT '',
+    scanned_at TEXT NOT NULL,
+    review TEXT,            -- NULL | agree | disagree
+    corrected_label TEXT,   -- NORMAL | PNEUMONIA when the radiologist disagrees
+    note TEXT,
+    reviewed_at TEXT,
+    UNIQUE (scan_id, path)
+);
+CREATE INDEX IF NOT EXISTS results_by_scan ON results (scan_id, probability);
+"""
+
+
+def default_db_path() -> Path:
+    override = os.environ.get("PNEUMO_DB")
+    if override:
+        return Path(override)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("pneumo_desktop", appauthor=False)) / "results.sqlite3"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class ScanInfo:
+    id: int
+    folder: str
+    started: str
+    finished: str | None
+    state: str
+    model_name: str | None
+    model_version: str | None
+    threshold: float | None
+    total_files: int | None
+    done_files: int
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    path: str
+    status: str
+    probability: float | None
+    prediction: str | None
+    message: str
+    review: str | None
+    corrected_label: str | None
+    note: str | None
+
+
+class ResultStore:
+    """One connection per store object; give each thread its own ``ResultStore``."""
+
+    def __init__(self, path: Path | str | None = None):
+        self.path = Path(path) if path else default_db_path()
+        if str(self.path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a committed result survives power loss
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "ResultStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # Scans -------------------------------------------------------------------------------
+    def start_scan(self, folder: Path, card=None, total_files: int | None = None) -> int:
+        with self._db:
+            cursor = self._db.execute(
+                "INSERT INTO scans (folder, started, model_name, model_version, model_sha256,"
+                " threshold, total_files) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    str(Path(folder).resolve()),
+                    _now(),
+                    getattr(card, "name", None),
+                    getattr(card, "version", None),
+                    card.data.get("sha256") if card is not None else None,
+                    getattr(card, "threshold", None),
+                    total_files,
+                ),
+            )
+        return int(cursor.lastrowid)
+
+    def set_total(self, scan_id: int, total_files: int) -> None:
+        with self._db:
+            self._db.execute("UPDATE scans SET total_files=? WHERE id=?", (total_files, scan_id))
+
+    def finish_scan(self, scan_id: int, state: str = "complete") -> None:
+        with self._db:
+            self._db.execute(
+                "UPDATE scans SET state=?, finished=? WHERE id=?", (state, _now(), scan_id)
+            )
+
+    def scan(self, scan_id: int) -> ScanInfo:
+        rows = self._scan_rows("WHERE s.id=?", (scan_id,))
+        if not rows:
+            raise KeyError(f"no scan {scan_id}")
+        return rows[0]
+
+    def scan_model_sha256(self, scan_id: int) -> str | None:
+        row = self._db.execute("SELECT model_sha256 FROM scans WHERE id=?", (scan_id,)).fetchone()
+        return row["model_sha256"] if row else None
+
+    def scans(self) -> list[ScanInfo]:
+        return self._scan_rows("", ())
+
+    def unfinished_scans(self) -> list[ScanInfo]:
+        return self._scan_rows("WHERE s.state='running'", ())
+
+    def _scan_rows(self, where: str, params: tuple) -> list[ScanInfo]:
+        rows = self._db.execute(
+            "SELECT s.*, (SELECT COUNT(*) FROM results r WHERE r.scan_id=s.id) AS done_files "
+            f"FROM scans s {where} ORDER BY s.id DESC",
+            params,
+        ).fetchall()
+        return [
+            ScanInfo(
+                r["id"], r["folder"], r["started"], r["finished"], r["state"], r["model_name"],
+                r["model_version"], r["threshold"], r["total_files"], r["done_files"],
+            )
+            for r in rows
+        ]
+
+    # Results -----------------------------------------------------------------------------
+    def pending_files(self, scan_id: int, files: list[Path]) -> list[Path]:
+        """The files of ``files`` with no result yet, or whose size or mtime changed since."""
+        known = {
+            row["path"]: (row["size"], row["mtime_ns"])
+            for row in self._db.execute(
+                "SELECT path, size, mtime_ns FROM results WHERE scan_id=?", (scan_id,)
+            )
+        }
+        pending = []
+        for path in files:
+            seen = known.get(str(path))
+            if seen is None or seen != _identity(path):
+                pending.append(path)
+        return pending
+
+    def record(self, scan_id: int, result) -> None:
+        """Commit one result; a re-scan of a changed file replaces the old row and review."""
+        size, mtime_ns = _identity(Path(result.path))
+        with self._db:
+            self._db.execute(
+                "INSERT INTO results (scan_id, path, size, mtime_ns, status, probability,"
+                " prediction, message, scanned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (scan_id, path) DO UPDATE SET size=excluded.size,"
+                " mtime_ns=excluded.mtime_ns, status=excluded.status,"
+                " probability=excluded.probability, prediction=excluded.prediction,"
+                " message=excluded.message, scanned_at=excluded.scanned_at, review=NULL,"
+                " corrected_label=NULL, note=NULL, reviewed_at=NULL",
+                (
+                    scan_id, result.path, size, mtime_ns, result.status, result.probability,
+                    result.prediction, result.message, _now(),
+                ),
+            )
+
+    def results(self, scan_id: int) -> list[StoredResult]:
+        """All results of a scan, most suspicious first, errors last."""
+        rows = self._db.execute(
+            "SELECT * FROM results WHERE scan_id=? "
+            "ORDER BY probability IS NULL, probability DESC, path",
+            (scan_id,),
+        ).fetchall()
+        return [
+            StoredResult(
+                r["path"], r["status"], r["probability"], r["prediction"], r["message"],
+                r["review"], r["corrected_label"], r["note"],
+            )
+            for r in rows
+        ]
+
+    def set_review(
+        self,
+        scan_id: int,
+        path: str,
+        review: str | None,
+        corrected_label: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        """The radiologist's mark: ``agree``/``disagree`` (with the corrected label) or None."""
+        if review not in (None, "agree", "disagree"):
+            raise ValueError(f"review must be agree, disagree or None, not {review!r}")
+        if corrected_label not in (None, "NORMAL", "PNEUMONIA"):
+            raise ValueError(
+                f"corrected label must be NORMAL or PNEUMONIA, not {corrected_label!r}"
+            )
+        with self._db:
+            changed = self._db.execute(
+                "UPDATE results SET review=?, corrected_label=?, note=?, reviewed_at=? "
+                "WHERE scan_id=? AND path=?",
+                (review, corrected_label, note, _now() if review else None, scan_id, path),
+            ).rowcount
+        if not changed:
+            raise KeyError(f"no result for {path} in scan {scan_id}")
+
+
+def _identity(path: Path) -> tuple[int | None, int | None]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None, None
+    return stat.st_size, stat.st_mtime_ns

@@ -1,0 +1,124 @@
+import csv
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pneumo_desktop.core.scan import list_images, scan_files
+from tests.conftest import MODELS_DIR, REPO_ROOT, real_data_dir, synthetic_xray
+
+
+@pytest.fixture
+def mixed_folder(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(1)
+    (tmp_path / "nested" / "deeper").mkdir(parents=True)
+    (tmp_path / ".hidden").mkdir()
+    Image.fromarray(synthetic_xray(rng, True)).save(tmp_path / "b film.PNG")
+    Image.fromarray(synthetic_xray(rng, False)).save(tmp_path / "nested" / "a.jpeg")
+    Image.fromarray(synthetic_xray(rng, False)).save(tmp_path / "nested" / "deeper" / "ü.JPG")
+    Image.fromarray(synthetic_xray(rng, False)).save(tmp_path / ".hidden" / "x.png")
+    Image.fromarray(synthetic_xray(rng, False)).save(tmp_path / ".dotfile.png")
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "broken.jpg").write_bytes(b"<html>not a picture</html>")
+    return tmp_path
+
+
+def test_list_images_is_recursive_sorted_and_skips_hidden_and_other_files(mixed_folder):
+    names = [p.relative_to(mixed_folder).as_posix() for p in list_images(mixed_folder)]
+    assert names == sorted(names)
+    assert set(names) == {"b film.PNG", "broken.jpg", "nested/a.jpeg", "nested/deeper/ü.JPG"}
+
+
+def test_list_images_of_a_missing_folder_raises(tmp_path):
+    with pytest.raises(NotADirectoryError):
+        list_images(tmp_path / "nope")
+
+
+def test_scan_yields_one_result_per_file_errors_included(mixed_folder, tiny_classifier):
+    files = list_images(mixed_folder)
+    results = list(scan_files(files, tiny_classifier, batch_size=2))
+    assert [r.path for r in results] == [str(f) for f in files]
+    by_name = {Path(r.path).name: r for r in results}
+    assert by_name["broken.jpg"].status == "error" and by_name["broken.jpg"].message
+    for name in ("b film.PNG", "a.jpeg", "ü.JPG"):
+        result = by_name[name]
+        assert result.status == "ok" and 0.0 <= result.probability <= 1.0
+        assert result.prediction == tiny_classifier.label_for(result.probability)
+
+
+def test_scan_stops_between_batches_when_cancelled(mixed_folder, tiny_classifier):
+    cancel = threading.Event()
+    results = []
+    for result in scan_files(list_images(mixed_folder), tiny_classifier, batch_size=1,
+                             cancel=cancel):
+        results.append(result)
+        cancel.set()
+    assert len(results) == 1
+
+
+def _run_scan(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pneumo_desktop.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=900,
+    )
+
+
+def test_cli_writes_csv_and_exits_zero_despite_bad_files(mixed_folder, tiny_models_dir, tmp_path):
+    out = tmp_path / "out" / "results.csv"
+    done = _run_scan(str(mixed_folder), "--out", str(out), "--models-dir", str(tiny_models_dir))
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert list(rows[0]) == ["path", "status", "probability", "prediction", "message"]
+    assert len(rows) == 4
+    assert sum(r["status"] == "error" for r in rows) == 1
+    assert "scanned 4/4 images" in done.stderr
+
+
+def test_cli_refuses_a_missing_folder(tmp_path, tiny_models_dir):
+    done = _run_scan(str(tmp_path / "nope"), "--out", str(tmp_path / "r.csv"),
+                     "--models-dir", str(tiny_models_dir))
+    assert done.returncode == 2 and "folder not found" in done.stderr
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_cli_refuses_a_model_that_fails_its_checksum(tmp_path, tiny_models_dir, mixed_folder):
+    import shutil
+
+    copy = tmp_path / "models"
+    shutil.copytree(tiny_models_dir, copy)
+    with open(copy / "cnn_deep_aug.keras", "ab") as handle:
+        handle.write(b"x")
+    done = _run_scan(str(mixed_folder), "--out", str(tmp_path / "r.csv"),
+                     "--models-dir", str(copy))
+    assert done.returncode == 3 and "does not match its model card" in done.stderr
+
+
+def test_cli_on_the_real_test_set_reproduces_the_card(tmp_path):
+    """The app's own decode + inference path gives the metrics the training package wrote."""
+    import json
+
+    from training.evaluate import binary_metrics
+
+    data = real_data_dir()
+    card = json.loads((MODELS_DIR / "cnn_deep_aug.card.json").read_text())
+    out = tmp_path / "test.csv"
+    done = _run_scan(str(data / "test"), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert len(rows) == 624 and all(r["status"] == "ok" for r in rows)
+    labels = [int("/PNEUMONIA/" in r["path"].replace("\\", "/")) for r in rows]
+    probabilities = [float(r["probability"]) for r in rows]
+    got = binary_metrics(labels, probabilities, card["threshold"]["value"])
+    want = card["metrics"]["test"]["at_operating_threshold"]
+    # Pillow (app) and TensorFlow (training) decode JPEG with different IDCTs; a film right
+    # at the threshold may flip, so allow two films either way, and 0.002 of AUC.
+    assert abs(got["sensitivity"] - want["sensitivity"]) <= 2 / 390 + 1e-9
+    assert abs(got["specificity"] - want["specificity"]) <= 2 / 234 + 1e-9
+    assert got["roc_auc"] == pytest.approx(want["roc_auc"], abs=0.002)

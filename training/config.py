@@ -1,0 +1,110 @@
+"""Hyper-parameters of every model in the zoo, as frozen dataclasses.
+
+Each ``build_*`` function in this package takes a :class:`TrainConfig`; nothing reads globals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Every model sees 224x224 pixels with values 0..255; resizing to the network's working
+#: resolution and all normalisation happen inside the model, so whoever loads it cannot
+#: preprocess wrongly.
+INPUT_SIZE = 224
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Random geometry and intensity changes applied to training batches only."""
+
+    rotation_degrees: float = 10.0
+    shift_fraction: float = 0.08
+    shear_fraction: float = 0.0
+    zoom_fraction: float = 0.15
+    # Zooming height and width independently changes the aspect ratio: the source films were
+    # squashed to 224x224 from very different shapes, and the model must not learn the shape.
+    independent_zoom: bool = True
+    contrast: float = 0.0
+    brightness: float = 0.0
+    gamma: float = 0.0  # log-uniform gamma in [1/(1+g), 1+g]; 0 disables it.
+
+
+NOTEBOOK_AUGMENT = AugmentConfig(
+    rotation_degrees=20.0,
+    shift_fraction=0.2,
+    shear_fraction=0.2,
+    zoom_fraction=0.2,
+    independent_zoom=False,
+)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides one training run."""
+
+    model_name: str
+    data_dir: Path = Path("../shared/data/chest_xray")
+    out_dir: Path = Path("models")
+    channels: int = 1
+    working_size: int = 160  # resolution the network computes at (resized inside the model)
+    batch_size: int = 32
+    epochs: int = 30
+    learning_rate: float = 1e-3
+    cosine_decay: bool = True
+    early_stopping_patience: int = 8
+    val_fraction: float = 0.10
+    split: str = "patient"  # "patient" (correct) or "image" (the notebook's leaky split)
+    seed: int = 1337
+    class_weights: bool = True
+    augment: AugmentConfig | None = field(default_factory=AugmentConfig)
+    threshold_rule: str = "val_sensitivity"  # or "fixed_0.5" for the notebook recipe
+    target_sensitivity: float = 0.99
+    weights_file: Path | None = None  # ImageNet weights for the transfer models
+    limit_per_class: int | None = None  # a tiny subset, for smoke runs in CI
+    version: str = "1.0.0"
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+
+#: The zoo. ``cnn_deep_aug`` is the bundled model; ``cnn_deep_aug_notebook`` keeps the original
+#: notebook's recipe (RGB, 224 px, random image split, no class weights, threshold 0.5).
+MODEL_PRESETS: dict[str, dict] = {
+    "ann": dict(working_size=64, augment=None, epochs=15),
+    "cnn": dict(working_size=128, augment=None, epochs=15),
+    "cnn_deep": dict(working_size=160, augment=None, epochs=20),
+    "cnn_deep_aug": dict(
+        working_size=192,
+        epochs=25,
+        early_stopping_patience=6,
+        augment=AugmentConfig(contrast=0.3, brightness=0.2, gamma=0.4),
+    ),
+    "cnn_deep_aug_notebook": dict(
+        channels=3,
+        working_size=224,
+        epochs=30,
+        learning_rate=1e-3,
+        cosine_decay=False,
+        early_stopping_patience=0,
+        split="image",
+        class_weights=False,
+        augment=NOTEBOOK_AUGMENT,
+        threshold_rule="fixed_0.5",
+    ),
+    "xception": dict(channels=3, working_size=224, epochs=10, learning_rate=1e-4),
+    "resnet101": dict(channels=3, working_size=224, epochs=10, learning_rate=1e-4),
+}
+
+TRANSFER_MODELS = {"xception", "resnet101"}
+
+
+def config_for(model_name: str, **overrides) -> TrainConfig:
+    """The preset for ``model_name`` with command-line ``overrides`` applied (None means unset)."""
+    if model_name not in MODEL_PRESETS:
+        known = ", ".join(sorted(MODEL_PRESETS))
+        raise ValueError(f"unknown model {model_name!r}; choose one of: {known}")
+    values = dict(MODEL_PRESETS[model_name])
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    return TrainConfig(model_name=model_name, **values)

@@ -1,0 +1,219 @@
+"""One training run: split, fit, pick the threshold on validation, score test, write the card."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import data, evaluate
+from .config import INPUT_SIZE, TrainConfig
+from .io import atomic_save_model, atomic_write_json, sha256_of
+from .models import build_augmenter, build_model
+
+INTENDED_USE = (
+    "Decision support for a radiologist screening paediatric chest X-rays for pneumonia. "
+    "Not a diagnosis: every film is read by the radiologist, who makes the call."
+)
+DATASET_CITATION = (
+    "Kermany D, Zhang K, Goldbaum M, et al. Identifying medical diagnoses and treatable "
+    "diseases by image-based deep learning. Cell 172(5):1122-1131, 2018; Mendeley Data, "
+    "doi:10.17632/rscbjbr9sj.2; licence CC BY 4.0."
+)
+
+
+def build_optimizer(config: TrainConfig, steps_per_epoch: int):
+    import keras
+
+    rate = config.learning_rate
+    if config.cosine_decay:
+        rate = keras.optimizers.schedules.CosineDecay(
+            config.learning_rate, decay_steps=max(1, steps_per_epoch * config.epochs), alpha=0.05
+        )
+    return keras.optimizers.Adam(rate)
+
+
+def build_callbacks(config: TrainConfig):
+    import keras
+
+    if not config.early_stopping_patience:
+        return []
+    return [
+        keras.callbacks.EarlyStopping(
+            monitor="val_auc",
+            mode="max",
+            patience=config.early_stopping_patience,
+            restore_best_weights=True,
+        )
+    ]
+
+
+def predict(model, dataset) -> np.ndarray:
+    return np.asarray(model.predict(dataset, verbose=0)).reshape(-1).astype(np.float64)
+
+
+def library_versions() -> dict[str, str]:
+    import keras
+    import numpy
+    import sklearn
+    import tensorflow as tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
+
+
+def train(config: TrainConfig, log=print) -> dict:
+    """Train ``config.model_name`` and write model, card, history and plots to ``out_dir``."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(config.seed)
+    data_dir = Path(config.data_dir)
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    records = data.list_split(data_dir / "train", config.limit_per_class)
+    test_records = data.list_split(data_dir / "test", config.limit_per_class)
+    train_records, val_records = data.split_validation(
+        records, config.val_fraction, config.seed, by=config.split
+    )
+    log(
+        f"{config.model_name}: train {len(train_records)} / validation {len(val_records)} / "
+        f"test {len(test_records)} images"
+    )
+    model = build_model(config)
+    train_ds = data.build_dataset(train_records, config, True, build_augmenter(config))
+    val_ds = data.build_dataset(val_records, config, False)
+    test_ds = data.build_dataset(test_records, config, False)
+    steps = int(np.ceil(len(train_records) / config.batch_size))
+    model.compile(
+        optimizer=build_optimizer(config, steps),
+        loss="binary_crossentropy",
+        metrics=[
+            keras.metrics.BinaryAccuracy(name="accuracy"),
+            keras.metrics.AUC(name="auc"),
+            keras.metrics.Precision(name="precision"),
+            keras.metrics.Recall(name="recall"),
+        ],
+    )
+    started = time.perf_counter()
+    history = model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=config.epochs,
+        class_weight=data.class_weights(train_records) if config.class_weights else None,
+        callbacks=build_callbacks(config),
+        verbose=2,
+    )
+    train_seconds = time.perf_counter() - started
+    history_dict = {key: [float(v) for v in values] for key, values in history.history.items()}
+    epochs_run = len(history_dict.get("loss", []))
+
+    val_probs = predict(model, val_ds)
+    val_labels = [r.label for r in val_records]
+    if config.threshold_rule == "fixed_0.5":
+        threshold, rule = 0.5, "fixed at 0.5 (the original notebook's recipe)"
+    else:
+        threshold = evaluate.choose_threshold(val_labels, val_probs, config.target_sensitivity)
+        rule = (
+            f"highest threshold with validation sensitivity >= {config.target_sensitivity} "
+            "(validation carved out of train by patient; test never consulted)"
+        )
+    test_probs = predict(model, test_ds)
+    test_labels = [r.label for r in test_records]
+
+    model_path = out_dir / f"{config.model_name}.keras"
+    atomic_save_model(model, model_path)
+    atomic_write_json(out_dir / f"{config.model_name}.history.json", history_dict)
+    plots = evaluate.save_plots(
+        out_dir, config.model_name, history_dict, test_labels, test_probs, threshold
+    )
+    best_epoch = (
+        int(np.argmax(history_dict["val_auc"])) + 1 if "val_auc" in history_dict else epochs_run
+    )
+    card = {
+        "name": config.model_name,
+        "version": config.version,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "model_file": model_path.name,
+        "sha256": sha256_of(model_path),
+        "parameters": int(model.count_params()),
+        "input": {
+            "height": INPUT_SIZE,
+            "width": INPUT_SIZE,
+            "channels": config.channels,
+            "color": "grayscale" if config.channels == 1 else "RGB (grey replicated)",
+            "resize": "whole image, bilinear, aspect ratio not kept",
+            "value_range": [0, 255],
+            "dtype": "float32",
+            "preprocessing": "inside the model (rescale, resize to "
+            f"{config.working_size} px, per-model normalisation); feed raw 0..255 pixels",
+        },
+        "output": {
+            "activation": "sigmoid",
+            "meaning": "P(PNEUMONIA)",
+            "classes": list(data.CLASS_NAMES),
+            "decision": "PNEUMONIA when probability >= threshold",
+        },
+        "threshold": {
+            "value": threshold,
+            "rule": rule,
+            "chosen_on": "validation",
+            "target_sensitivity": config.target_sensitivity,
+        },
+        "data": {
+            "source": str(data_dir),
+            "split": config.split,
+            "split_seed": config.seed,
+            "validation_fraction": config.val_fraction,
+            "train": data.counts(train_records),
+            "validation": data.counts(val_records),
+            "test": data.counts(test_records),
+        },
+        "training": {
+            "seconds": round(train_seconds, 1),
+            "epochs_run": epochs_run,
+            "best_epoch": best_epoch,
+            "seconds_per_epoch": round(train_seconds / max(1, epochs_run), 1),
+            "device": _device_name(tf),
+            "config": json.loads(json.dumps(dataclasses.asdict(config), default=str)),
+        },
+        "metrics": {
+            "validation": evaluate.metrics_at(
+                val_labels, val_probs, threshold, [r.subtype for r in val_records]
+            ),
+            "test": evaluate.metrics_at(
+                test_labels, test_probs, threshold, [r.subtype for r in test_records]
+            ),
+        },
+        "plots": plots,
+        "libraries": library_versions(),
+        "intended_use": INTENDED_USE,
+        "dataset_citation": DATASET_CITATION,
+    }
+    atomic_write_json(out_dir / f"{config.model_name}.card.json", card)
+    op = card["metrics"]["test"]["at_operating_threshold"]
+    log(
+        f"{config.model_name}: threshold {threshold:.4f}; test sensitivity "
+        f"{op['sensitivity']:.3f} specificity {op['specificity']:.3f} AUC {op['roc_auc']:.3f} "
+        f"({train_seconds:.0f} s, {epochs_run} epochs)"
+    )
+    return card
+
+
+def _device_name(tf) -> str:
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return details.get("device_name", gpus[0].name)
+    return "CPU"
