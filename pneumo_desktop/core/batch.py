@@ -53,10 +53,15 @@ def run_scan(
                 f"{info.model_version}); start a new scan instead"
             )
         scan_id = resume_scan_id
-        files = list_images(Path(info.folder))
+        try:
+            files = list_images(Path(info.folder))
+        except NotADirectoryError:
+            raise ResumeError(f"the folder of scan {scan_id} is gone: {info.folder}") from None
         store.set_total(scan_id, len(files))
     pending = store.pending_files(scan_id, files)
     done = len(files) - len(pending)
+    # A consumer that stops early (closes this generator) leaves the scan 'running', to be
+    # resumed like one that crashed; the caller decides whether that was the user's Cancel.
     yield ScanProgress(scan_id, done, len(files), None)
     for result in scan_files(pending, classifier, batch_size=batch_size, cancel=cancel):
         store.record(scan_id, result)

@@ -7,11 +7,17 @@ the explanation sees exactly what the classifier sees.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+
+# lime shows a tqdm progress bar per sample on stderr, which is None in a windowed build (and
+# tqdm then fails); tqdm reads this variable when it is first imported.
+os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 class ExplanationCancelled(Exception):
@@ -31,7 +37,7 @@ def _activation_model(classifier, layer_names: list[str]):
     if key not in cache:
         model = classifier.model
         outputs = [model.get_layer(name).output for name in layer_names]
-        cache[key] = keras.Model(model.inputs, [*outputs, model.outputs[0]])
+        cache[key] = keras.Model(model.input, [*outputs, model.output])
     return cache[key]
 
 
@@ -135,7 +141,6 @@ def lime_explanation(
         batch_size=batch_size,
         num_features=max(num_features, 1),
         random_seed=random_state,
-        progress_bar=False,  # tqdm writes to stderr, which is None in a windowed build
     )
     weights = {int(segment): float(weight) for segment, weight in explanation.local_exp[1]}
     ranked = sorted(weights, key=lambda s: abs(weights[s]), reverse=True)

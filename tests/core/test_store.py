@@ -108,3 +108,4 @@ def test_the_scanned_folder_is_never_written_to(folder, tmp_path, tiny_classifie
     finally:
         folder.chmod(0o755)
     assert sorted((p.name, p.stat().st_mtime_ns) for p in folder.iterdir()) == before
+

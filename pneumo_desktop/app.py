@@ -1,0 +1,117 @@
+"""``pneumo-desktop [FILE_OR_FOLDER]``: the desktop application.
+
+Also ``pneumo-desktop --self-test``: load the bundled model, verify its checksum, classify an
+image made on the spot, print the result and exit 0 (the installer's smoke test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+_LAUNCHED = time.perf_counter()
+
+# A windowed (PyInstaller) build has no console: sys.stdout and sys.stderr are None, and
+# anything that prints (lime's progress bar, TensorFlow's logging) would crash. Send both to
+# the null device instead.
+for _stream in ("stdout", "stderr"):
+    if getattr(sys, _stream) is None:
+        setattr(sys, _stream, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TQDM_DISABLE", "1")  # lime's progress bar has no console to write to
+# oneDNN kernels are off by default on AMD processors and make inference faster there.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pneumo-desktop", description=__doc__)
+    parser.add_argument("path", nargs="?", help="an X-ray to open, or a folder to scan")
+    parser.add_argument("--models-dir", type=Path, help="default: the bundled models/")
+    parser.add_argument("--db", type=Path, help="results database (default: user data dir)")
+    parser.add_argument("--self-test", action="store_true", help="check the model and exit")
+    parser.add_argument(
+        "--startup-time",
+        action="store_true",
+        help="print the seconds from launch to a visible window, and to a loaded model, then quit",
+    )
+    return parser
+
+
+def self_test(models_dir: Path | None) -> int:
+    """Headless check of the installed application; exit status 0 when all is well."""
+    import numpy as np
+
+    from .core.imaging import load_image_bytes, to_model_input
+    from .core.model import Classifier, ModelError
+
+    try:
+        classifier = Classifier(models_dir)  # verifies the sha256 against the card
+    except ModelError as error:
+        print(f"self-test FAILED: {error}")
+        return 1
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    pixels = (rng.uniform(0, 255, (512, 400)) * np.linspace(0.3, 1, 400)).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    image = load_image_bytes(buffer.getvalue(), "self-test.png", min_side=classifier.input_size)
+    prediction = classifier.classify(
+        to_model_input(image, classifier.input_size, classifier.channels)
+    )
+    if not 0.0 <= prediction.probability <= 1.0:
+        print(f"self-test FAILED: probability {prediction.probability} out of range")
+        return 1
+    print(
+        f"self-test OK: model {classifier.card.name} {classifier.card.version} "
+        f"(sha256 verified) on {classifier.device}; generated image -> {prediction.label} "
+        f"(P(pneumonia) = {prediction.probability:.3f})"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.self_test:
+        return self_test(args.models_dir)
+
+    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from .core.model import default_models_dir
+    from .core.store import default_db_path
+    from .ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName("pneumo_desktop")
+    app.setApplicationName("pneumo_desktop")
+    settings = QSettings()
+    window = MainWindow(
+        args.models_dir or default_models_dir(), args.db or default_db_path(), settings
+    )
+    window.show()
+    visible = time.perf_counter() - _LAUNCHED
+    if args.startup_time:
+        print(f"window visible after {visible:.2f} s", flush=True)
+
+        def report_loaded(_classifier) -> None:
+            print(f"model loaded after {time.perf_counter() - _LAUNCHED:.2f} s", flush=True)
+            window.close()
+
+        window._loader.signals.returned.connect(report_loaded)
+        window._loader.signals.errored.connect(lambda _error: window.close())
+    # Load the model once the event loop has painted the window.
+    QTimer.singleShot(0, window.start_loading_model)
+    if args.path:
+        QTimer.singleShot(0, lambda: window.open_argument(args.path))
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""The main window: Viewer, Batch scan and About tabs, menus, status bar, preferences.
+
+The window is built before TensorFlow is imported; the classifier is loaded by a worker and
+handed to the tabs when it arrives, so the window appears in about a second.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QThreadPool
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
+
+from ..core.imaging import SUPPORTED_SUFFIXES
+from ..core.model import ModelCard, ModelError
+from .about_tab import AboutTab
+from .batch_tab import BatchTab
+from .viewer_tab import ViewerTab
+from .workers import FunctionWorker
+
+
+def load_classifier(models_dir: Path):
+    """Runs on a worker thread: imports TensorFlow and verifies the model (seconds)."""
+    from ..core.model import Classifier
+
+    return Classifier(models_dir)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, models_dir: Path, db_path: Path, settings: QSettings, parent=None):
+        super().__init__(parent)
+        self.models_dir = Path(models_dir)
+        self.settings = settings
+        self.classifier = None
+        self._pending_scan: Path | None = None
+        self.setWindowTitle("pneumo_desktop — chest X-ray pneumonia screening")
+        self.setAcceptDrops(True)
+
+        card = self._read_card()
+        self.viewer_tab = ViewerTab(None)
+        self.batch_tab = BatchTab(None, db_path)
+        self.about_tab = AboutTab(card, self.models_dir)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.viewer_tab, "Viewer")
+        self.tabs.addTab(self.batch_tab, "Batch scan / worklist")
+        self.tabs.addTab(self.about_tab, "About / Validation")
+        self.setCentralWidget(self.tabs)
+        self.batch_tab.openRequested.connect(self.open_in_viewer)
+
+        self.device_label = QLabel("Loading model…")
+        self.model_label = QLabel(f"Model {card.name} {card.version}" if card else "No model")
+        self.statusBar().addPermanentWidget(self.model_label)
+        self.statusBar().addPermanentWidget(self.device_label)
+        self._build_menus()
+        self._restore_settings()
+
+        self._loader = FunctionWorker(load_classifier, self.models_dir)
+        self._loader.signals.returned.connect(self._classifier_ready)
+        self._loader.signals.errored.connect(self._classifier_failed)
+
+    # Start-up ----------------------------------------------------------------------------
+    def start_loading_model(self) -> None:
+        """Called once the window is visible."""
+        self._loader.start()
+
+    def _read_card(self) -> ModelCard | None:
+        try:
+            return ModelCard.load(self.models_dir / "cnn_deep_aug.card.json")
+        except ModelError:
+            return None
+
+    def _classifier_ready(self, classifier) -> None:
+        self.classifier = classifier
+        self.viewer_tab.set_classifier(classifier)
+        self.batch_tab.set_classifier(classifier)
+        self.model_label.setText(f"Model {classifier.card.name} {classifier.card.version}")
+        device = classifier.device
+        note = " (no GPU: TensorFlow computes on the processor)" if device == "CPU" else ""
+        self.device_label.setText(f"Device: {device}")
+        self.device_label.setToolTip(f"TensorFlow runs on {device}{note}")
+        self.statusBar().showMessage("Model ready", 5000)
+        if self._pending_scan is not None:
+            folder, self._pending_scan = self._pending_scan, None
+            self.scan_folder(folder)
+        else:
+            self.batch_tab.offer_resume()
+
+    def _classifier_failed(self, error: Exception) -> None:
+        self.device_label.setText("Model not loaded")
+        message = str(error)
+        if not isinstance(error, ModelError):
+            message = f"{type(error).__name__}: {error}"
+        self.statusBar().showMessage(f"Model could not be loaded: {message}")
+        QMessageBox.critical(self, "Model could not be loaded", message)
+
+    # Actions -----------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._add_action(
+            file_menu, "&Open image…", QKeySequence.StandardKey.Open, self.choose_image
+        )
+        self._add_action(file_menu, "&Scan folder…", "Ctrl+Shift+O", self.choose_scan_folder)
+        file_menu.addSeparator()
+        self._add_action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        view_menu = self.menuBar().addMenu("&View")
+        for index, name in enumerate(("&Viewer", "&Worklist", "&About / Validation")):
+            self._add_action(
+                view_menu, name, f"Ctrl+{index + 1}",
+                lambda checked=False, i=index: self.tabs.setCurrentIndex(i),
+            )
+
+    def _add_action(self, menu, text, shortcut, slot) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def choose_image(self) -> None:
+        start = self.settings.value("last_image_folder", str(Path.home()))
+        patterns = " ".join(f"*{suffix}" for suffix in sorted(SUPPORTED_SUFFIXES))
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open X-ray", start, f"X-ray images ({patterns});;All files (*)"
+        )
+        if path:
+            self.open_in_viewer(path)
+
+    def choose_scan_folder(self) -> None:
+        start = self.settings.value("last_scan_folder", str(Path.home()))
+        folder = QFileDialog.getExistingDirectory(self, "Folder to scan", start)
+        if folder:
+            self.scan_folder(Path(folder))
+
+    def open_in_viewer(self, path) -> None:
+        path = Path(path)
+        self.settings.setValue("last_image_folder", str(path.parent))
+        self.tabs.setCurrentWidget(self.viewer_tab)
+        self.viewer_tab.open_path(path)
+
+    def scan_folder(self, folder: Path) -> None:
+        self.settings.setValue("last_scan_folder", str(folder))
+        self.tabs.setCurrentWidget(self.batch_tab)
+        if self.classifier is None:
+            self._pending_scan = folder  # starts as soon as the model is ready
+            self.statusBar().showMessage(f"The scan of {folder} starts when the model is ready")
+            return
+        self.batch_tab.start_scan(folder)
+
+    def open_argument(self, argument: str) -> None:
+        """The command line's FILE_OR_FOLDER."""
+        path = Path(argument)
+        if path.is_dir():
+            self.scan_folder(path)
+        else:
+            self.open_in_viewer(path)
+
+    # Drag and drop -----------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
+        urls = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if urls:
+            self.open_argument(urls[0])
+            event.acceptProposedAction()
+
+    # Preferences and shutdown ------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1360, 860)
+        lime = self.settings.value("lime")
+        if isinstance(lime, dict):
+            self.viewer_tab.explain_panel.apply_lime_settings(lime)
+
+    def _save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("lime", self.viewer_tab.explain_panel.lime_settings())
+        if self.batch_tab.last_folder:
+            self.settings.setValue("last_scan_folder", str(self.batch_tab.last_folder))
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        self._save_settings()
+        self.batch_tab.shutdown()
+        self.viewer_tab.shutdown()
+        # The model loader cannot be interrupted inside TensorFlow's import; wait for it.
+        if self._loader.is_running():
+            self._loader.wait(timeout=60)
+        QThreadPool.globalInstance().waitForDone(10_000)
+        super().closeEvent(event)

@@ -1,0 +1,267 @@
+"""The Batch tab: a scan fills the worklist, marks persist, export, cancel, close and resume."""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+
+from pneumo_desktop.core.batch import run_scan
+from pneumo_desktop.core.store import ResultStore
+from pneumo_desktop.ui.batch_tab import EXPORT_COLUMNS, BatchTab
+from pneumo_desktop.ui.results_model import (
+    COL_FILE,
+    COL_PROBABILITY,
+    COL_REVIEW,
+    COL_STATUS,
+    SORT_ROLE,
+)
+from tests.conftest import synthetic_xray
+
+
+class SlowClassifier:
+    """The tiny classifier, slowed per batch so a scan is still running when the test acts."""
+
+    def __init__(self, inner, delay: float = 0.05):
+        self._inner, self._delay = inner, delay
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def predict_batch(self, images):
+        time.sleep(self._delay)
+        return self._inner.predict_batch(images)
+
+
+def write_films(folder: Path, count: int, garbage: bool = False, seed: int = 0) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for index in range(count):
+        pixels = synthetic_xray(rng, pneumonia=index % 2 == 0)
+        Image.fromarray(pixels).save(folder / f"film_{index:03d}.png")
+    if garbage:
+        (folder / "broken.jpg").write_bytes(b"this is not a jpeg")
+    return folder
+
+
+@pytest.fixture
+def db_path(tmp_path) -> Path:
+    return tmp_path / "r.sqlite3"
+
+
+def make_tab(qtbot, classifier, db_path: Path) -> BatchTab:
+    tab = BatchTab(classifier, db_path)
+    tab.confirm = lambda question: pytest.fail(f"unexpected question: {question}")
+    qtbot.addWidget(tab)
+    return tab
+
+
+def scan(qtbot, tab: BatchTab, folder: Path, **kwargs) -> list:
+    with qtbot.waitSignal(tab.scanFinished, timeout=60000) as finished:
+        assert tab.start_scan(folder, **kwargs)
+    return finished.args
+
+
+def shown(tab: BatchTab, column: int, role=Qt.ItemDataRole.DisplayRole) -> list:
+    return [tab.proxy.index(row, column).data(role) for row in range(tab.proxy.rowCount())]
+
+
+def select(tab: BatchTab, row: int) -> str:
+    tab.table.setCurrentIndex(tab.proxy.index(row, 0))
+    return tab.proxy.index(row, COL_FILE).data(Qt.ItemDataRole.ToolTipRole)
+
+
+@pytest.fixture
+def scanned(qtbot, tiny_classifier, tmp_path, db_path):
+    """A tab that has scanned 6 films and one unreadable file."""
+    tab = make_tab(qtbot, tiny_classifier, db_path)
+    scan_id, state = scan(qtbot, tab, write_films(tmp_path / "day", 6, garbage=True))
+    assert state == "complete"
+    return tab, scan_id
+
+
+def test_scan_fills_worklist_most_suspicious_first(qtbot, scanned):
+    tab, scan_id = scanned
+    assert tab.proxy.rowCount() == 7 and tab.current_scan_id == scan_id
+    probabilities = shown(tab, COL_PROBABILITY, SORT_ROLE)
+    assert probabilities[-1] is None  # the unreadable file, at the bottom
+    assert probabilities[:-1] == sorted(probabilities[:-1], reverse=True)
+    assert shown(tab, COL_PROBABILITY)[0] == f"{probabilities[0]:.3f}"
+    status = shown(tab, COL_STATUS)[-1]
+    message = tab.proxy.index(6, COL_STATUS).data(Qt.ItemDataRole.ToolTipRole)
+    assert status.startswith("error") and message and message in status
+    assert tab.progress_bar.format().startswith("7 / 7 images")
+    assert "errors 1" in tab.summary_label.text() and "reviewed 0 / 7" in tab.summary_label.text()
+    # Ascending order still keeps the error row last.
+    tab.table.sortByColumn(COL_PROBABILITY, Qt.SortOrder.AscendingOrder)
+    ascending = shown(tab, COL_PROBABILITY, SORT_ROLE)
+    assert ascending[:-1] == sorted(probabilities[:-1]) and ascending[-1] is None
+
+
+def test_filters(scanned):
+    tab, _ = scanned
+    counts = {}
+    for name in ("Errors", "PNEUMONIA", "NORMAL", "Unreviewed", "All"):
+        tab.filter_combo.setCurrentText(name)
+        counts[name] = tab.proxy.rowCount()
+    assert counts["Errors"] == 1 and counts["All"] == 7 and counts["Unreviewed"] == 6
+    assert counts["PNEUMONIA"] + counts["NORMAL"] == 6
+    verdicts = {tab.model.result_at(r).prediction for r in range(7)} - {None}
+    tab.filter_combo.setCurrentText(next(iter(verdicts)))
+    assert {row for row in shown(tab, 2)} == {next(iter(verdicts))}
+
+
+def test_review_marks_saved_and_reloaded_and_exported(qtbot, scanned, tiny_classifier, db_path,
+                                                     tmp_path):
+    tab, scan_id = scanned
+    with qtbot.waitActive(tab):  # shortcuts only reach the active window
+        tab.show()
+        tab.activateWindow()
+    first = select(tab, 0)
+    tab.table.setFocus()
+    qtbot.keyClick(tab.table, Qt.Key.Key_A)  # the Agree shortcut
+    second = select(tab, 1)
+    prediction = tab.model.result_at(tab.model.row_for_path(second)).prediction
+    tab.disagree()
+    qtbot.keyClicks(tab.note_edit, "see lateral")
+    qtbot.keyClick(tab.note_edit, Qt.Key.Key_Return)
+    assert shown(tab, COL_REVIEW)[:2] == [
+        "✓ agree", f"✗ disagree → {'NORMAL' if prediction == 'PNEUMONIA' else 'PNEUMONIA'}"]
+    assert "reviewed 2 / 7" in tab.summary_label.text()
+    third = select(tab, 2)  # the label combo: the model's own label means agree
+    own = tab.model.result_at(tab.model.row_for_path(third)).prediction
+    tab.set_corrected_label(own)
+    assert shown(tab, COL_REVIEW)[2] == "✓ agree" and tab.label_combo.currentText() == own
+    tab.clear_button.click()
+    assert shown(tab, COL_REVIEW)[2] == "" and "reviewed 2 / 7" in tab.summary_label.text()
+
+    with ResultStore(db_path) as fresh:
+        marks = {r.path: (r.review, r.corrected_label, r.note) for r in fresh.results(scan_id)}
+    opposite = "NORMAL" if prediction == "PNEUMONIA" else "PNEUMONIA"
+    assert marks[first] == ("agree", None, None)
+    assert marks[second] == ("disagree", opposite, "see lateral")
+
+    reopened = make_tab(qtbot, tiny_classifier, db_path)
+    assert reopened.load_scan(scan_id)
+    row = reopened.model.result_at(reopened.model.row_for_path(second))
+    assert (row.review, row.corrected_label, row.note) == marks[second]
+    reopened.filter_combo.setCurrentText("Unreviewed")
+    assert reopened.proxy.rowCount() == 4  # 6 readable films, 2 reviewed
+
+    out = tmp_path / "export" / "worklist.csv"
+    assert reopened.export_csv(out) == 7
+    with open(out, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        rows = {r["path"]: r for r in reader}
+        assert tuple(reader.fieldnames) == EXPORT_COLUMNS
+    assert len(rows) == 7
+    assert (rows[second]["review"], rows[second]["corrected_label"]) == ("disagree", opposite)
+    assert rows[second]["note"] == "see lateral" and rows[first]["review"] == "agree"
+    assert sum(r["status"] == "error" for r in rows.values()) == 1
+
+
+def test_enter_and_double_click_request_open(qtbot, scanned):
+    tab, _ = scanned
+    tab.show()
+    qtbot.waitExposed(tab)
+    path = select(tab, 0)
+    with qtbot.waitSignal(tab.openRequested, timeout=2000) as opened:
+        qtbot.keyClick(tab.table, Qt.Key.Key_Return)
+    assert opened.args == [path]
+    index = tab.proxy.index(2, COL_FILE)
+    centre = tab.table.visualRect(index).center()
+    with qtbot.waitSignal(tab.openRequested, timeout=2000) as opened:
+        # QTest's double-click lacks the press before it, which the view needs to see
+        qtbot.mouseClick(tab.table.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+        qtbot.mouseDClick(tab.table.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    assert opened.args == [index.data(Qt.ItemDataRole.ToolTipRole)]
+
+
+def test_cancel_mid_scan(qtbot, tiny_classifier, tmp_path, db_path):
+    folder = write_films(tmp_path / "many", 60)
+    tab = make_tab(qtbot, SlowClassifier(tiny_classifier), db_path)
+    with qtbot.waitSignal(tab.scanFinished, timeout=60000) as finished:
+        tab.start_scan(folder, batch_size=2)
+        assert tab.cancel_button.isEnabled() and not tab.scan_button.isEnabled()
+        qtbot.waitUntil(lambda: tab.model.rowCount() >= 2, timeout=30000)
+        tab.cancel_scan()
+    scan_id, state = finished.args
+    assert state == "cancelled" and 2 <= tab.model.rowCount() < 60
+    with ResultStore(db_path) as fresh:
+        assert fresh.scan(scan_id).state == "cancelled"
+        assert len(fresh.results(scan_id)) == tab.model.rowCount()
+    assert tab.scan_button.isEnabled() and tab.resume_button.isEnabled()
+
+
+def test_close_during_scan_stops_worker_and_stays_resumable(qtbot, tiny_classifier, tmp_path,
+                                                           db_path):
+    folder = write_films(tmp_path / "many", 60)
+    tab = make_tab(qtbot, SlowClassifier(tiny_classifier), db_path)
+    tab.start_scan(folder, batch_size=2)
+    qtbot.waitUntil(lambda: tab.model.rowCount() >= 2, timeout=30000)
+    worker = tab.worker
+    with qtbot.waitSignal(tab.scanFinished, timeout=5000) as finished:
+        tab.close()
+    assert finished.args[1] == "cancelled" and not tab.is_scanning
+    assert worker.wait(0) and tab._pool.activeThreadCount() == 0
+    shown_rows = tab.model.rowCount()
+    qtbot.wait(200)  # late queued signals from the stopped run are ignored
+    assert tab.model.rowCount() == shown_rows
+    with ResultStore(db_path) as fresh:
+        [unfinished] = fresh.unfinished_scans()
+        assert unfinished.id == finished.args[0] and 0 < unfinished.done_files < 60
+
+
+def test_offer_resume_completes_without_duplicates(qtbot, tiny_classifier, tmp_path, db_path):
+    folder = write_films(tmp_path / "night", 9)
+    with ResultStore(db_path) as store:  # a scan killed after 3 films
+        items = run_scan(store, tiny_classifier, folder, batch_size=2)
+        scan_id = next(items).scan_id
+        for _ in range(3):
+            next(items)
+        items.close()
+    tab = make_tab(qtbot, tiny_classifier, db_path)
+    questions = []
+    tab.confirm = lambda question: questions.append(question) or True
+    with qtbot.waitSignal(tab.scanFinished, timeout=60000) as finished:
+        assert tab.offer_resume()
+        assert tab.model.rowCount() == 3  # the earlier results are shown first
+    assert finished.args == [scan_id, "complete"]
+    assert questions == [f"A scan of {folder.resolve()} stopped after 3 of 9 images. Resume it?"]
+    with sqlite3.connect(db_path) as db:
+        total, distinct = db.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT path) FROM results WHERE scan_id=?", (scan_id,)
+        ).fetchone()
+        state = db.execute("SELECT state FROM scans WHERE id=?", (scan_id,)).fetchone()[0]
+    assert (total, distinct, state) == (9, 9, "complete")
+    assert tab.model.rowCount() == 9
+
+
+def test_declined_resume_is_not_asked_again(qtbot, tiny_classifier, tmp_path, db_path):
+    folder = write_films(tmp_path / "night", 3)
+    with ResultStore(db_path) as store:
+        items = run_scan(store, tiny_classifier, folder)
+        next(items)
+        items.close()
+    tab = make_tab(qtbot, tiny_classifier, db_path)
+    questions = []
+    tab.confirm = lambda question: questions.append(question) or False
+    assert not tab.offer_resume() and not tab.offer_resume()
+    assert len(questions) == 1 and not tab.is_scanning
+
+
+def test_model_loading_and_scan_errors_are_shown(qtbot, tiny_classifier, tmp_path, db_path):
+    tab = make_tab(qtbot, None, db_path)
+    assert not tab.scan_button.isEnabled() and "loading" in tab.scan_button.toolTip().lower()
+    assert not tab.start_scan(tmp_path) and "loading" in tab.message_label.text().lower()
+    tab.set_classifier(tiny_classifier)
+    assert tab.scan_button.isEnabled()
+    scan_id, state = scan(qtbot, tab, tmp_path / "vanished")
+    assert (scan_id, state) == (-1, "error")
+    assert "folder not found" in tab.message_label.text() and tab.scan_button.isEnabled()

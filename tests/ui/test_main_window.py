@@ -1,0 +1,111 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QSettings
+
+from pneumo_desktop.ui.main_window import MainWindow
+from tests.conftest import synthetic_xray
+
+
+@pytest.fixture
+def settings(tmp_path) -> QSettings:
+    # Never the developer's real preferences.
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def films(tmp_path) -> Path:
+    folder = tmp_path / "films"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    for index in range(6):
+        Image.fromarray(synthetic_xray(rng, index % 2 == 0, size=120)).save(folder / f"{index}.png")
+    return folder
+
+
+def _ready_window(qtbot, models_dir, tmp_path, settings) -> MainWindow:
+    window = MainWindow(models_dir, tmp_path / "results.sqlite3", settings)
+    qtbot.addWidget(window)
+    window.show()
+    window.batch_tab.confirm = lambda question: False
+    with qtbot.waitSignal(window._loader.signals.returned, timeout=120_000):
+        window.start_loading_model()
+    return window
+
+
+def test_window_shows_before_the_model_and_then_reports_device(
+    qtbot, tiny_models_dir, tmp_path, settings
+):
+    window = MainWindow(tiny_models_dir, tmp_path / "results.sqlite3", settings)
+    qtbot.addWidget(window)
+    window.show()
+    assert window.classifier is None and window.device_label.text() == "Loading model…"
+    assert [window.tabs.tabText(i) for i in range(3)] == [
+        "Viewer", "Batch scan / worklist", "About / Validation",
+    ]
+    window.batch_tab.confirm = lambda question: False
+    with qtbot.waitSignal(window._loader.signals.returned, timeout=120_000):
+        window.start_loading_model()
+    assert window.classifier is not None
+    assert window.device_label.text() in ("Device: CPU",) or "GPU" in window.device_label.text()
+    assert "cnn_deep_aug" in window.model_label.text()
+
+
+def test_a_file_argument_opens_the_viewer_and_a_folder_starts_a_scan(
+    qtbot, tiny_models_dir, tmp_path, settings, films
+):
+    window = _ready_window(qtbot, tiny_models_dir, tmp_path, settings)
+    with qtbot.waitSignal(window.viewer_tab.imageLoaded, timeout=30_000):
+        window.open_argument(str(films / "0.png"))
+    assert window.tabs.currentWidget() is window.viewer_tab
+    assert window.viewer_tab.current_path == str(films / "0.png")
+
+    with qtbot.waitSignal(window.batch_tab.scanFinished, timeout=60_000) as finished:
+        window.open_argument(str(films))
+    assert finished.args[1] == "complete"
+    assert window.tabs.currentWidget() is window.batch_tab
+    assert window.batch_tab.model.rowCount() == 6
+
+
+def test_a_folder_given_before_the_model_is_ready_is_scanned_once_it_is(
+    qtbot, tiny_models_dir, tmp_path, settings, films
+):
+    window = MainWindow(tiny_models_dir, tmp_path / "results.sqlite3", settings)
+    qtbot.addWidget(window)
+    window.show()
+    window.open_argument(str(films))
+    assert "starts when the model is ready" in window.statusBar().currentMessage()
+    with qtbot.waitSignal(window.batch_tab.scanFinished, timeout=120_000):
+        window.start_loading_model()
+    assert window.batch_tab.model.rowCount() == 6
+
+
+def test_closing_saves_preferences_and_stops_a_running_scan(
+    qtbot, tiny_models_dir, tmp_path, settings, films
+):
+    window = _ready_window(qtbot, tiny_models_dir, tmp_path, settings)
+    window.viewer_tab.explain_panel.apply_lime_settings({"num_samples": 300, "num_features": 5})
+    window.batch_tab.start_scan(films, batch_size=1)
+    window.close()
+    assert not window.batch_tab.is_scanning
+    settings.sync()
+    assert settings.value("window/geometry") is not None
+    assert int(settings.value("lime")["num_samples"]) == 300
+    assert settings.value("last_scan_folder") == str(films)
+
+
+def test_a_missing_model_is_reported_not_raised(qtbot, tmp_path, settings, monkeypatch):
+    shown = []
+    monkeypatch.setattr(
+        "pneumo_desktop.ui.main_window.QMessageBox.critical",
+        lambda parent, title, text: shown.append(text),
+    )
+    window = MainWindow(tmp_path / "no-models", tmp_path / "results.sqlite3", settings)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window._loader.signals.finished, timeout=60_000):
+        window.start_loading_model()
+    qtbot.waitUntil(lambda: bool(shown))
+    assert "model card not found" in shown[0]
+    assert window.device_label.text() == "Model not loaded"
