@@ -58,6 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     eval_parser.add_argument("--split", default="test")
     eval_parser.add_argument("--threshold", type=float, help="default: the card's")
 
+    heads_parser = commands.add_parser(
+        "heads", help="fit the not-an-X-ray and bacteria/virus heads on a trained model"
+    )
+    heads_parser.add_argument("--model", default="cnn_deep_aug")
+    heads_parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    heads_parser.add_argument("--out", type=Path, default=Path("models"))
+    heads_parser.add_argument("--limit-per-class", type=int)
+
     compare_parser = commands.add_parser("compare", help="rebuild the comparison table")
     compare_parser.add_argument("--out", type=Path, default=Path("models"))
 
@@ -75,6 +83,13 @@ def main(argv: list[str] | None = None) -> int:
         return _train_all(args)
     if args.command == "evaluate":
         return _evaluate(args)
+    if args.command == "heads":
+        from .heads import fit_heads
+
+        config = config_for(args.model, data_dir=args.data_dir, out_dir=args.out,
+                            limit_per_class=args.limit_per_class)
+        fit_heads(args.out, args.model, config)
+        return 0
     from .compare import write_comparison
 
     write_comparison(args.out)

@@ -113,6 +113,7 @@ def train(config: TrainConfig, log=print) -> dict:
         epochs=config.epochs,
         class_weight=data.class_weights(train_records) if config.class_weights else None,
         callbacks=build_callbacks(config),
+        shuffle=False,  # the dataset shuffles itself each epoch
         verbose=2,
     )
     train_seconds = time.perf_counter() - started

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
 # lime shows a tqdm progress bar per sample on stderr, which is None in a windowed build (and
 # tqdm then fails); tqdm reads this variable when it is first imported.
 os.environ.setdefault("TQDM_DISABLE", "1")

@@ -111,7 +111,58 @@ def compute_device() -> str:
 @dataclass(frozen=True)
 class Prediction:
     probability: float  # P(pneumonia), 0..1
-    label: str  # "NORMAL" or "PNEUMONIA" at the card's threshold
+    label: str  # "NORMAL" or "PNEUMONIA" at the card's threshold, or NOT_XRAY
+    ood_distance: float | None = None  # distance from the training films' features
+    subtype: str | None = None  # "bacteria" / "virus" estimate, for PNEUMONIA only
+    virus_probability: float | None = None
+
+    @property
+    def is_xray(self) -> bool:
+        return self.label != NOT_XRAY
+
+
+NOT_XRAY = "NOT_XRAY"
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the model says about a batch, one array entry per image."""
+
+    probabilities: np.ndarray  # P(pneumonia)
+    ood_distances: np.ndarray | None  # None when the model has no heads file
+    virus_probabilities: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Heads:
+    """The not-an-X-ray and bacteria/virus heads over the model's pooled features."""
+
+    feature_layer: str
+    ood_mean: np.ndarray
+    ood_precision: np.ndarray
+    ood_threshold: float
+    subtype_coef: np.ndarray
+    subtype_intercept: float
+
+    @classmethod
+    def load(cls, path: Path, feature_layer: str) -> "Heads":
+        with np.load(path) as arrays:
+            return cls(
+                feature_layer,
+                arrays["ood_mean"],
+                arrays["ood_precision"],
+                float(arrays["ood_threshold"]),
+                arrays["subtype_coef"],
+                float(arrays["subtype_intercept"]),
+            )
+
+    def ood_distances(self, features: np.ndarray) -> np.ndarray:
+        centred = np.asarray(features, dtype=np.float64) - self.ood_mean
+        return np.sqrt(np.einsum("ij,jk,ik->i", centred, self.ood_precision, centred))
+
+    def virus_probabilities(self, features: np.ndarray) -> np.ndarray:
+        logits = np.asarray(features, dtype=np.float64) @ self.subtype_coef
+        return 1.0 / (1.0 + np.exp(-(logits + self.subtype_intercept)))
 
 
 class Classifier:
@@ -147,6 +198,29 @@ class Classifier:
             raise ModelError(f"cannot load {model_path.name}: {error}") from None
         self.batch_size = batch_size
         self.device = compute_device()
+        self.heads = self._load_heads(verify_checksum)
+        self._with_features = None
+        if self.heads is not None:
+            layer = self.model.get_layer(self.heads.feature_layer)
+            self._with_features = keras.Model(self.model.input, [layer.output, self.model.output])
+
+    def _load_heads(self, verify_checksum: bool) -> Heads | None:
+        info = self.card.data.get("heads")
+        if not info:
+            return None
+        path = self.card.path.parent / info["file"]
+        if not path.is_file():
+            raise ModelError(f"heads file not found: {path}")
+        if verify_checksum and sha256_of(path) != info["sha256"]:
+            raise ModelChecksumError(
+                f"{path.name} does not match its model card: the file was changed or damaged; "
+                "reinstall the application"
+            )
+        return Heads.load(path, info["feature_layer"])
+
+    @property
+    def ood_threshold(self) -> float | None:
+        return self.heads.ood_threshold if self.heads is not None else None
 
     @property
     def threshold(self) -> float:
@@ -169,17 +243,55 @@ class Classifier:
         Calls the model directly rather than ``model.predict``, whose per-call set-up costs
         more than a small batch's forward pass.
         """
-        images = np.asarray(images, dtype=np.float32)
-        if images.ndim == 3:
-            images = images[..., None]
-        if images.shape[-1] != self.channels:
-            images = np.repeat(images[..., :1], self.channels, axis=-1)
+        images = self._as_batch(images)
         out = []
         for start in range(0, len(images), self.batch_size):
             batch = images[start : start + self.batch_size]
             out.append(np.asarray(self.model(batch, training=False)).reshape(-1))
         return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
+    def analyse_batch(self, images: np.ndarray) -> Analysis:
+        """P(pneumonia) plus, when the model has heads, the not-an-X-ray distance and
+        P(virus), from one forward pass."""
+        if self._with_features is None:
+            return Analysis(self.predict_batch(images), None, None)
+        images = self._as_batch(images)
+        features, probabilities = [], []
+        for start in range(0, len(images), self.batch_size):
+            pooled, output = self._with_features(
+                images[start : start + self.batch_size], training=False
+            )
+            features.append(np.asarray(pooled))
+            probabilities.append(np.asarray(output).reshape(-1))
+        if not features:
+            empty = np.zeros(0)
+            return Analysis(empty, empty, empty)
+        pooled = np.concatenate(features)
+        return Analysis(
+            np.concatenate(probabilities),
+            self.heads.ood_distances(pooled),
+            self.heads.virus_probabilities(pooled),
+        )
+
+    def prediction_from(self, analysis: Analysis, index: int) -> Prediction:
+        probability = float(analysis.probabilities[index])
+        if analysis.ood_distances is None:
+            return Prediction(probability, self.label_for(probability))
+        distance = float(analysis.ood_distances[index])
+        if distance > self.heads.ood_threshold:
+            return Prediction(probability, NOT_XRAY, distance)
+        label = self.label_for(probability)
+        virus = float(analysis.virus_probabilities[index])
+        subtype = ("virus" if virus >= 0.5 else "bacteria") if label == "PNEUMONIA" else None
+        return Prediction(probability, label, distance, subtype, virus)
+
+    def _as_batch(self, images: np.ndarray) -> np.ndarray:
+        images = np.asarray(images, dtype=np.float32)
+        if images.ndim == 3:
+            images = images[..., None]
+        if images.shape[-1] != self.channels:
+            images = np.repeat(images[..., :1], self.channels, axis=-1)
+        return images
+
     def classify(self, model_input: np.ndarray) -> Prediction:
-        probability = float(self.predict_batch(model_input[None])[0])
-        return Prediction(probability, self.label_for(probability))
+        return self.prediction_from(self.analyse_batch(model_input[None]), 0)

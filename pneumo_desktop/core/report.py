@@ -8,18 +8,34 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-CSV_COLUMNS = ("path", "status", "probability", "prediction", "message")
+CSV_COLUMNS = (
+    "path", "status", "probability", "prediction", "message", "reason", "subtype",
+    "subtype_probability",
+)
+
+REVIEW_COLUMNS = ("review", "corrected_label", "note")
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}"
 
 
 def result_row(result) -> dict:
-    probability = result.probability
-    return {
+    """One CSV row; review columns are filled when ``result`` carries them."""
+    row = {
         "path": result.path,
         "status": result.status,
-        "probability": "" if probability is None else f"{probability:.6f}",
+        "probability": _number(result.probability),
         "prediction": result.prediction or "",
         "message": result.message,
+        "reason": getattr(result, "reason", ""),
+        "subtype": getattr(result, "subtype", None) or "",
+        "subtype_probability": _number(getattr(result, "subtype_probability", None)),
     }
+    for column in ("review", "corrected_label", "note"):
+        if hasattr(result, column):
+            row[column] = getattr(result, column) or ""
+    return row
 
 
 class AtomicCsvWriter:
@@ -59,7 +75,14 @@ class AtomicCsvWriter:
             self.abort()
 
 
-def write_csv(path: Path, results: Iterable) -> None:
-    with AtomicCsvWriter(path) as writer:
+def write_csv(path: Path, results: Iterable, *, review: bool = False) -> int:
+    """Write ``results`` to ``path`` atomically (with the radiologist's review columns when
+    ``review``); returns the number of rows."""
+    count = 0
+    columns = CSV_COLUMNS + REVIEW_COLUMNS if review else CSV_COLUMNS
+    with AtomicCsvWriter(path, columns) as writer:
         for result in results:
-            writer.write(result_row(result))
+            row = result_row(result)
+            writer.write({column: row.get(column, "") for column in columns})
+            count += 1
+    return count

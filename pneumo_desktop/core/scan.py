@@ -20,15 +20,19 @@ from .imaging import ImageLoadError, is_supported, load_image, to_model_input
 
 STATUS_OK = "ok"
 STATUS_ERROR = "error"
+STATUS_NOT_XRAY = "not_xray"
 
 
 @dataclass(frozen=True)
 class ScanResult:
     path: str
-    status: str  # "ok" or "error"
+    status: str  # "ok", "error" or "not_xray"
     probability: float | None = None  # P(pneumonia)
     prediction: str | None = None  # "NORMAL" / "PNEUMONIA" at the card's threshold
     message: str = ""
+    reason: str = ""  # for errors: ImageLoadError.reason ("truncated", "too_large", ...)
+    subtype: str | None = None  # "bacteria" / "virus" estimate for PNEUMONIA calls
+    subtype_probability: float | None = None  # P(virus | pneumonia)
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -95,22 +99,45 @@ def _classify_batch(batch: list[Path], futures: list[Future], classifier) -> lis
         try:
             inputs[path] = future.result()
         except ImageLoadError as error:
-            errors[path] = str(error)
+            errors[path] = (str(error), error.reason)
         except MemoryError:
-            errors[path] = f"{path.name}: not enough memory to open this image"
-    probabilities = {}
+            errors[path] = (f'Cannot open "{path.name}": not enough memory.', "memory")
+    predictions = {}
     if inputs:
-        values = classifier.predict_batch(np.stack(list(inputs.values())))
-        probabilities = dict(zip(inputs, values, strict=True))
+        analysis = classifier.analyse_batch(np.stack(list(inputs.values())))
+        predictions = {
+            path: classifier.prediction_from(analysis, index) for index, path in enumerate(inputs)
+        }
     results = []
     for path in batch:
         if path in errors:
-            results.append(ScanResult(str(path), STATUS_ERROR, message=errors[path]))
-        else:
-            probability = float(probabilities[path])
+            message, reason = errors[path]
+            results.append(ScanResult(str(path), STATUS_ERROR, message=message, reason=reason))
+            continue
+        prediction = predictions[path]
+        if not prediction.is_xray:
+            # No verdict at all: a confident NORMAL on a photograph would be worse than none.
             results.append(
                 ScanResult(
-                    str(path), STATUS_OK, probability, classifier.label_for(probability)
+                    str(path),
+                    STATUS_NOT_XRAY,
+                    message=(
+                        "This does not look like a chest X-ray (feature distance "
+                        f"{prediction.ood_distance:.0f} > {classifier.ood_threshold:.0f}); "
+                        "not classified."
+                    ),
+                    reason="not_xray",
                 )
             )
+            continue
+        results.append(
+            ScanResult(
+                str(path),
+                STATUS_OK,
+                prediction.probability,
+                prediction.label,
+                subtype=prediction.subtype,
+                subtype_probability=prediction.virus_probability,
+            )
+        )
     return results

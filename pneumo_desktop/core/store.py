@@ -29,8 +29,10 @@ CREATE TABLE IF NOT EXISTS results (
     scan_id INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,
     path TEXT NOT NULL,
     size INTEGER, mtime_ns INTEGER,
-    status TEXT NOT NULL,
+    status TEXT NOT NULL,                   -- ok | error | not_xray
     probability REAL, prediction TEXT, message TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',        -- why an error: truncated, too_large, ...
+    subtype TEXT, subtype_probability REAL, -- bacteria | virus, P(virus)
     scanned_at TEXT NOT NULL,
     review TEXT,            -- NULL | agree | disagree
     corrected_label TEXT,   -- NORMAL | PNEUMONIA when the radiologist disagrees
@@ -79,6 +81,9 @@ class StoredResult:
     review: str | None
     corrected_label: str | None
     note: str | None
+    reason: str = ""
+    subtype: str | None = None
+    subtype_probability: float | None = None
 
 
 class ResultStore:
@@ -94,6 +99,18 @@ class ResultStore:
         self._db.execute("PRAGMA synchronous=FULL")  # a committed result survives power loss
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """A store made by an earlier version gains the newer result columns."""
+        have = {row["name"] for row in self._db.execute("PRAGMA table_info(results)")}
+        for column, declaration in (
+            ("reason", "TEXT NOT NULL DEFAULT ''"),
+            ("subtype", "TEXT"),
+            ("subtype_probability", "REAL"),
+        ):
+            if column not in have:
+                self._db.execute(f"ALTER TABLE results ADD COLUMN {column} {declaration}")
 
     def close(self) -> None:
         self._db.close()
@@ -184,15 +201,20 @@ class ResultStore:
         with self._db:
             self._db.execute(
                 "INSERT INTO results (scan_id, path, size, mtime_ns, status, probability,"
-                " prediction, message, scanned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " prediction, message, reason, subtype, subtype_probability, scanned_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (scan_id, path) DO UPDATE SET size=excluded.size,"
                 " mtime_ns=excluded.mtime_ns, status=excluded.status,"
                 " probability=excluded.probability, prediction=excluded.prediction,"
-                " message=excluded.message, scanned_at=excluded.scanned_at, review=NULL,"
+                " message=excluded.message, reason=excluded.reason,"
+                " subtype=excluded.subtype, subtype_probability=excluded.subtype_probability,"
+                " scanned_at=excluded.scanned_at, review=NULL,"
                 " corrected_label=NULL, note=NULL, reviewed_at=NULL",
                 (
                     scan_id, result.path, size, mtime_ns, result.status, result.probability,
-                    result.prediction, result.message, _now(),
+                    result.prediction, result.message, getattr(result, "reason", ""),
+                    getattr(result, "subtype", None), getattr(result, "subtype_probability", None),
+                    _now(),
                 ),
             )
 
@@ -206,7 +228,8 @@ class ResultStore:
         return [
             StoredResult(
                 r["path"], r["status"], r["probability"], r["prediction"], r["message"],
-                r["review"], r["corrected_label"], r["note"],
+                r["review"], r["corrected_label"], r["note"], r["reason"], r["subtype"],
+                r["subtype_probability"],
             )
             for r in rows
         ]
