@@ -1,8 +1,11 @@
-"""``pneumo-scan FOLDER --out results.csv [--db FILE] [--resume]``: the headless batch scanner.
+"""``pneumo-scan FOLDER --out results.csv [--db FILE] [--resume] [--report FILE.pdf]``: the
+headless batch scanner.
 
 Every result is committed to a SQLite store as it is produced (``--db``; without it a temporary
 one), so a scan killed mid-way and started again with ``--resume`` runs only the files that
-have no result yet. The CSV is written at the end, atomically, most suspicious first.
+have no result yet. The CSV is written at the end, atomically, most suspicious first; then,
+with ``--report``, a PDF report (summary, worklist, flagged films with Grad-CAM). A report that
+can't be written exits with EXIT_REPORT, the CSV already in place.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_MODEL = 3
+EXIT_REPORT = 4
 
 
 def _say(message: str, end: str = "\n") -> None:
@@ -45,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="continue the last unfinished scan of FOLDER in --db instead of starting anew",
     )
+    parser.add_argument("--report", type=Path, metavar="FILE.pdf",
+                        help="also write a PDF report (after the CSV)")
     parser.add_argument("--models-dir", type=Path, help="default: the bundled models/")
     parser.add_argument("--batch-size", type=int, default=32)
     return parser
@@ -111,9 +117,24 @@ def _scan(args, classifier, db_path: Path) -> int:
             _say(f"pneumo-scan: {error}")
             return EXIT_USAGE
         results = store.results(scan_id)
+        info = store.scan(scan_id)
     write_csv(args.out, results)
     failed = sum(r.status != "ok" for r in results)
     _say(f"pneumo-scan: wrote {args.out} ({len(results)} rows, {failed} unreadable files)")
+    if args.report is not None:
+        return _report(args.report, info, results, classifier)
+    return EXIT_OK
+
+
+def _report(path: Path, info, results, classifier) -> int:
+    from .core.pdf_report import write_scan_report
+
+    try:
+        write_scan_report(path, info, results, classifier)
+    except Exception as error:  # the CSV stands; say why the PDF doesn't, in one line
+        _say(f"pneumo-scan: could not write the PDF report {path}: {error}")
+        return EXIT_REPORT
+    _say(f"pneumo-scan: wrote {path}")
     return EXIT_OK
 
 

@@ -34,7 +34,8 @@ from PySide6.QtWidgets import (
 )
 
 from pneumo_desktop.core.batch import ScanProgress, run_scan
-from pneumo_desktop.core.report import AtomicCsvWriter, result_row
+from pneumo_desktop.core.pdf_report import write_scan_report
+from pneumo_desktop.core.report import write_csv
 from pneumo_desktop.core.store import ResultStore, StoredResult
 from pneumo_desktop.ui.results_model import (
     COL_FILE,
@@ -44,11 +45,8 @@ from pneumo_desktop.ui.results_model import (
     ResultsTableModel,
     stored_from_scan_result,
 )
-from pneumo_desktop.ui.workers import GeneratorWorker
+from pneumo_desktop.ui.workers import FunctionWorker, GeneratorWorker
 
-EXPORT_COLUMNS = (
-    "path", "status", "probability", "prediction", "message", "review", "corrected_label", "note",
-)
 NO_LABEL = "—"
 
 
@@ -140,6 +138,7 @@ class BatchTab(QWidget):
     scanStarted = Signal(int)  # noqa: N815 - Qt naming
     scanFinished = Signal(int, str)  # noqa: N815 - scan id (-1 if none began), complete|cancelled|error
     openRequested = Signal(str)  # noqa: N815 - the path to show in the viewer
+    reportWritten = Signal(str)  # noqa: N815 - the PDF report's path, once written
 
     def __init__(self, classifier, db_path: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -149,6 +148,7 @@ class BatchTab(QWidget):
         self._scan_state: str | None = None
         self._job: _ScanJob | None = None
         self._finished_job: _ScanJob | None = None  # kept until its thread has surely ended
+        self._report_worker: FunctionWorker | None = None  # kept like _finished_job
         self._review_path: str | None = None  # the row the review panel edits
         self._last_folder: Path | None = None
         # One scan at a time (they share the model), on a pool this tab owns and waits for.
@@ -179,11 +179,12 @@ class BatchTab(QWidget):
         self.resume_button = button("Resume", self._resume_current, "resume_button")
         self.cancel_button = button("Cancel", self.cancel_scan, "cancel_button")
         self.export_button = button("Export CSV…", self._choose_export, "export_button")
+        self.report_button = button("PDF report…", self._choose_report, "report_button")
         self.scans_combo = QComboBox(self, objectName="scans_combo")
         self.scans_combo.setMinimumContentsLength(30)
         self.scans_combo.activated.connect(self._on_scan_chosen)
         top = _hbox(self.scan_button, self.resume_button, self.cancel_button, None,
-                    "Previous scans:", self.scans_combo, self.export_button)
+                    "Previous scans:", self.scans_combo, self.export_button, self.report_button)
 
         self.progress_bar = QProgressBar(self, objectName="progress_bar")
         self.progress_bar.setTextVisible(True)
@@ -296,6 +297,8 @@ class BatchTab(QWidget):
     def shutdown(self) -> None:
         """Stop a running scan and wait for its thread (window closing). The scan stays
         resumable; nothing more arrives from it."""
+        if self._report_worker is not None:  # a half-written report would be a stray temp file
+            self._report_worker.wait(120)
         job, self._job = self._job, None
         if job is None:
             return
@@ -521,13 +524,7 @@ class BatchTab(QWidget):
         returns the number of rows. Raises OSError if the file can't be written."""
         if self._scan_id is None:
             raise ValueError("no scan to export")
-        rows = self._store.results(self._scan_id)
-        with AtomicCsvWriter(Path(path), columns=EXPORT_COLUMNS) as writer:
-            for row in rows:
-                writer.write(result_row(row) | {"review": row.review or "",
-                                                "corrected_label": row.corrected_label or "",
-                                                "note": row.note or ""})
-        return len(rows)
+        return write_csv(Path(path), self._store.results(self._scan_id), review=True)
 
     def _choose_export(self) -> None:
         start = Path.home() / f"pneumo_scan_{self._scan_id}.csv"
@@ -542,6 +539,47 @@ class BatchTab(QWidget):
             self._say(f"Export failed: {error}", error=True)
         else:
             self._say(f"Exported {count} rows to {path}.")
+
+    @property
+    def is_writing_report(self) -> bool:
+        return self._report_worker is not None and not self._report_worker.wait(0)
+
+    def export_pdf(self, path: Path) -> bool:
+        """Write the shown scan's PDF report (worklist with review marks, flagged films with
+        Grad-CAM) to ``path`` in the background; ``reportWritten`` follows, or the error is
+        shown. False (with a message) if it can't start."""
+        problem = ("No scan is shown." if self._scan_id is None
+                   else "The model is still loading." if self._classifier is None
+                   else "A report is already being written." if self.is_writing_report
+                   else None)
+        if problem:
+            self._say(problem, error=True)
+            return False
+        # Read on this thread (the store's connection is this thread's); draw in the worker.
+        info, results = self._store.scan(self._scan_id), self._store.results(self._scan_id)
+        worker = FunctionWorker(write_scan_report, Path(path), info, results, self._classifier)
+        worker.signals.returned.connect(self._on_report_written)
+        worker.signals.errored.connect(self._on_report_failed)
+        worker.signals.finished.connect(self._update_actions)
+        self._report_worker = worker
+        self._say(f"Writing the PDF report of scan #{info.id}…")
+        self._update_actions()
+        worker.start()
+        return True
+
+    def _choose_report(self) -> None:
+        start = Path.home() / f"pneumo_scan_{self._scan_id}.pdf"
+        name, _ = QFileDialog.getSaveFileName(self, "PDF report", str(start),
+                                              "PDF files (*.pdf)")
+        if name:
+            self.export_pdf(Path(name) if name.lower().endswith(".pdf") else Path(name + ".pdf"))
+
+    def _on_report_written(self, path: Path) -> None:
+        self._say(f"PDF report written to {path}.")
+        self.reportWritten.emit(str(path))
+
+    def _on_report_failed(self, error: BaseException) -> None:
+        self._say(f"The PDF report could not be written: {error}", error=True)
 
     # Helpers -----------------------------------------------------------------------------
     def _choose_folder(self) -> None:
@@ -580,4 +618,9 @@ class BatchTab(QWidget):
                                       and self._scan_state != "complete")
         self.cancel_button.setEnabled(scanning)
         self.export_button.setEnabled(loaded and not scanning)
+        self.report_button.setEnabled(loaded and not scanning and self._classifier is not None
+                                      and not self.is_writing_report)
+        self.report_button.setToolTip(
+            "The model is still loading…" if self._classifier is None
+            else "Summary, worklist and the flagged films with Grad-CAM, as a PDF")
         self.scans_combo.setEnabled(not scanning)

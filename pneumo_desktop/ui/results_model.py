@@ -39,7 +39,7 @@ def stored_from_scan_result(result) -> StoredResult:
     """A freshly scanned result as a table row: a (re)scan clears any earlier review."""
     return StoredResult(
         result.path, result.status, result.probability, result.prediction, result.message,
-        None, None, None,
+        None, None, None, result.reason, result.subtype, result.subtype_probability,
     )
 
 
@@ -110,11 +110,16 @@ class ResultsTableModel(QAbstractTableModel):
         if column == COL_PROBABILITY:
             return "" if row.probability is None else f"{row.probability:.3f}"
         if column == COL_VERDICT:
-            return (row.prediction or "—") if row.status == "ok" else "—"
+            if row.status != "ok" or not row.prediction:
+                return "—"
+            # The bacteria/virus estimate is secondary information, shown after the verdict.
+            return f"{row.prediction} ({row.subtype}?)" if row.subtype else row.prediction
         if column == COL_REVIEW:
             return review_text(row)
         if column == COL_NOTE:
             return row.note or ""
+        if row.status == "not_xray":
+            return "not an X-ray"
         return "ok" if row.status == "ok" else f"error: {row.message}"
 
     @staticmethod
@@ -192,7 +197,7 @@ class ResultsTableModel(QAbstractTableModel):
             self._counts["reviewed"] += delta
 
 
-FILTERS = ("All", "PNEUMONIA", "NORMAL", "Errors", "Unreviewed")
+FILTERS = ("All", "PNEUMONIA", "NORMAL", "Errors", "Unreviewed")  # Errors: not X-rays too
 
 
 class ResultsFilterProxy(QSortFilterProxyModel):

@@ -18,6 +18,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -35,6 +36,8 @@ from pneumo_desktop.core.imaging import (
     load_image,
     to_model_input,
 )
+from pneumo_desktop.core.model import NOT_XRAY
+from pneumo_desktop.core.pdf_report import write_case_report
 from pneumo_desktop.ui.explain_panel import ExplainPanel, JobTracker
 from pneumo_desktop.ui.image_view import DEFAULT_LEVEL, DEFAULT_WIDTH, ImageView
 from pneumo_desktop.ui.workers import FunctionWorker
@@ -45,6 +48,7 @@ _STYLES = {
     "NORMAL": "color: white; background: #1e7d32;",
     "pending": "color: #202020; background: #d0d0d0;",
     "error": "color: #3d2a00; background: #ffd978;",
+    NOT_XRAY: "color: #3d2a00; background: #ffd978;",
 }
 _BIG = "font-size: 22pt; font-weight: bold; padding: 6px; border-radius: 4px;"
 _SMALL = "font-size: 11pt; font-weight: bold; padding: 6px; border-radius: 4px;"
@@ -99,6 +103,7 @@ class ViewerTab(QWidget):
     """Shows one image with the verdict; hosts the :class:`ExplainPanel` on the right."""
 
     imageLoaded = Signal(str)  # noqa: N815 - Qt naming; the path, once shown
+    caseReportWritten = Signal(str)  # noqa: N815 - the case PDF's path, once written
 
     def __init__(self, classifier=None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -146,6 +151,10 @@ class ViewerTab(QWidget):
         self.contrast_slider = QSlider(Qt.Orientation.Horizontal, minimum=-100, maximum=100)
         self.contrast_slider.setToolTip("Contrast (display only; also right-drag left/right)")
         reset = button("Reset", "Original brightness and contrast", self.reset_window_level)
+        self.case_pdf_button = button(
+            "Case PDF…", "This film, its Grad-CAM and the verdict on one PDF page",
+            self._choose_case_pdf,
+        )
 
         tools = QHBoxLayout()
         for widget in (self.previous_button, self.next_button, fit, actual):
@@ -155,6 +164,7 @@ class ViewerTab(QWidget):
         tools.addWidget(QLabel("Contrast"))
         tools.addWidget(self.contrast_slider, 1)
         tools.addWidget(reset)
+        tools.addWidget(self.case_pdf_button)
 
         left = QWidget()
         column = QVBoxLayout(left)
@@ -184,6 +194,7 @@ class ViewerTab(QWidget):
         self.contrast_slider.valueChanged.connect(self._sliders_moved)
         self.image_view.windowLevelChanged.connect(self._window_level_changed)
         self._update_navigation()
+        self._update_case_pdf()
 
     # ------------------------------------------------------------------ public API
 
@@ -200,6 +211,7 @@ class ViewerTab(QWidget):
         which will pick the classifier up)."""
         self._classifier = classifier
         self.explain_panel.set_classifier(classifier)
+        self._update_case_pdf()
         if self._image is not None and not self._loading:
             self._start(self._path, self._image)
 
@@ -220,6 +232,23 @@ class ViewerTab(QWidget):
     def reset_window_level(self) -> None:
         self.image_view.reset_window_level()
 
+    def export_case_pdf(self, path: str | os.PathLike[str]) -> bool:
+        """Write the shown film's one-page PDF (film, Grad-CAM, verdict) in the background;
+        ``caseReportWritten`` follows, or the error is shown. False if nothing to report."""
+        if self._image is None or self._classifier is None:
+            self.status_label.setText("Open an image (and let the model load) first.")
+            return False
+        # The shown image's own path: self._path may already name the next file, loading.
+        film = self._image.path or self._path
+        worker = FunctionWorker(write_case_report, os.fspath(path), film,
+                                self._classifier, loaded=self._image,
+                                model_input=self._model_input)
+        worker.signals.returned.connect(self._on_case_pdf_written)
+        worker.signals.errored.connect(self._on_case_pdf_failed)
+        self.status_label.setText("Writing the case PDF…")
+        self._jobs.start(worker)
+        return True
+
     def shutdown(self) -> None:
         """Abort and wait for all work; the tab may then be destroyed."""
         self.explain_panel.shutdown()
@@ -228,6 +257,24 @@ class ViewerTab(QWidget):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.shutdown()
         super().closeEvent(event)
+
+    def _choose_case_pdf(self) -> None:
+        stem = Path(self._path or "case").stem
+        name, _ = QFileDialog.getSaveFileName(
+            self, "Case PDF", str(Path.home() / f"{stem}_case.pdf"), "PDF files (*.pdf)"
+        )
+        if name:
+            self.export_case_pdf(name if name.lower().endswith(".pdf") else name + ".pdf")
+
+    def _on_case_pdf_written(self, path) -> None:
+        self.status_label.setText(f"Case PDF written to {path}.")
+        self.caseReportWritten.emit(str(path))
+
+    def _on_case_pdf_failed(self, error: BaseException) -> None:
+        self.status_label.setText(f"The case PDF could not be written: {error}")
+
+    def _update_case_pdf(self) -> None:
+        self.case_pdf_button.setEnabled(self._image is not None and self._classifier is not None)
 
     # ------------------------------------------------------------------ loading
 
@@ -245,6 +292,7 @@ class ViewerTab(QWidget):
         self.status_label.clear()
         if result.error is not None:
             self._image = self._model_input = None
+            self._update_case_pdf()
             self.image_view.clear()
             self.explain_panel.set_image(None, None)
             self._show_verdict(result.error, "error")
@@ -254,6 +302,7 @@ class ViewerTab(QWidget):
             return
         is_new = result.image is not self._image
         self._image, self._model_input = result.image, result.model_input
+        self._update_case_pdf()
         if is_new:
             self.image_view.set_image(result.image.pixels)
         self._show_prediction(result)
@@ -286,14 +335,26 @@ class ViewerTab(QWidget):
             self._show_verdict(f"Classification failed: {result.classify_error}", "error")
             self.probability_label.clear()
             return
+        if not prediction.is_xray:
+            # No verdict: the model was not made for this picture (see core.model.Heads).
+            self._show_verdict("Not a chest X-ray — not classified", NOT_XRAY)
+            self.probability_label.setText(
+                f"Feature distance {prediction.ood_distance:.0f} from the training films "
+                f"(limit {classifier.ood_threshold:.0f})"
+            )
+            return
         self._show_verdict(prediction.label, prediction.label)
         probability, threshold = prediction.probability, classifier.threshold
         digits = 3  # more only when 3 would print p == threshold beside a verdict that differs
         while digits < 6 and f"{probability:.{digits}f}" == f"{threshold:.{digits}f}":
             digits += 1
-        self.probability_label.setText(
-            f"P(pneumonia) = {probability:.{digits}f} (threshold {threshold:.{digits}f})"
-        )
+        text = f"P(pneumonia) = {probability:.{digits}f} (threshold {threshold:.{digits}f})"
+        if prediction.subtype is not None:
+            text += (
+                f"\nLikely {prediction.subtype} (P(viral) = {prediction.virus_probability:.2f});"
+                " secondary estimate"
+            )
+        self.probability_label.setText(text)
 
     def _show_details(self, image: LoadedImage) -> None:
         tags = image.metadata

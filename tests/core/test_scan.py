@@ -1,4 +1,5 @@
 import csv
+import re
 import subprocess
 import sys
 import threading
@@ -79,6 +80,33 @@ def test_cli_writes_csv_and_exits_zero_despite_bad_files(mixed_folder, tiny_mode
     assert len(rows) == 4
     assert sum(r["status"] == "error" for r in rows) == 1
     assert "scanned 4/4 images" in done.stderr
+
+
+def test_cli_report_writes_a_pdf_after_the_csv(mixed_folder, tiny_models_dir, tmp_path):
+    out, report = tmp_path / "out" / "results.csv", tmp_path / "reports" / "night.pdf"
+    done = _run_scan(str(mixed_folder), "--out", str(out), "--report", str(report),
+                     "--models-dir", str(tiny_models_dir))
+    assert done.returncode == 0, done.stderr
+    assert len(list(csv.DictReader(out.open(encoding="utf-8")))) == 4
+    data = report.read_bytes()
+    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+    # Summary + one worklist page (+ thumbnails if the tiny model flagged any film).
+    assert len(re.findall(rb"/Type\s*/Page\b(?!s)", data)) >= 2
+    assert [p.name for p in report.parent.iterdir()] == ["night.pdf"]  # no temp file left
+    assert f"wrote {report}" in done.stderr
+
+
+def test_cli_report_failure_exits_4_with_the_csv_written(mixed_folder, tiny_models_dir,
+                                                         tmp_path):
+    out, report = tmp_path / "out" / "results.csv", tmp_path / "out" / "a folder.pdf"
+    report.mkdir(parents=True)  # the PDF can't replace a folder
+    done = _run_scan(str(mixed_folder), "--out", str(out), "--report", str(report),
+                     "--models-dir", str(tiny_models_dir))
+    assert done.returncode == 4
+    assert "could not write the PDF report" in done.stderr and "Traceback" not in done.stderr
+    assert len(list(csv.DictReader(out.open(encoding="utf-8")))) == 4
+    assert report.is_dir() and not list(report.iterdir())
+    assert sorted(p.name for p in out.parent.iterdir()) == ["a folder.pdf", "results.csv"]
 
 
 def test_cli_refuses_a_missing_folder(tmp_path, tiny_models_dir):

@@ -13,8 +13,9 @@ from PIL import Image
 from PySide6.QtCore import Qt
 
 from pneumo_desktop.core.batch import run_scan
+from pneumo_desktop.core.report import CSV_COLUMNS, REVIEW_COLUMNS
 from pneumo_desktop.core.store import ResultStore
-from pneumo_desktop.ui.batch_tab import EXPORT_COLUMNS, BatchTab
+from pneumo_desktop.ui.batch_tab import BatchTab
 from pneumo_desktop.ui.results_model import (
     COL_FILE,
     COL_PROBABILITY,
@@ -159,7 +160,7 @@ def test_review_marks_saved_and_reloaded_and_exported(qtbot, scanned, tiny_class
     with open(out, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         rows = {r["path"]: r for r in reader}
-        assert tuple(reader.fieldnames) == EXPORT_COLUMNS
+        assert tuple(reader.fieldnames) == CSV_COLUMNS + REVIEW_COLUMNS
     assert len(rows) == 7
     assert (rows[second]["review"], rows[second]["corrected_label"]) == ("disagree", opposite)
     assert rows[second]["note"] == "see lateral" and rows[first]["review"] == "agree"
@@ -265,3 +266,42 @@ def test_model_loading_and_scan_errors_are_shown(qtbot, tiny_classifier, tmp_pat
     scan_id, state = scan(qtbot, tab, tmp_path / "vanished")
     assert (scan_id, state) == (-1, "error")
     assert "folder not found" in tab.message_label.text() and tab.scan_button.isEnabled()
+
+
+def test_pdf_report_is_written_in_the_background(qtbot, scanned, tmp_path):
+    tab, scan_id = scanned
+    assert tab.report_button.isEnabled()
+    out = tmp_path / "reports" / "night.pdf"
+    with qtbot.waitSignal(tab.reportWritten, timeout=60000) as written:
+        assert tab.export_pdf(out)
+        assert not tab.report_button.isEnabled()  # one report at a time
+        assert not tab.export_pdf(tmp_path / "second.pdf")
+    assert written.args == [str(out)]
+    data = out.read_bytes()
+    assert data.startswith(b"%PDF-") and f"scan #{scan_id}".encode() in data  # its title
+    assert [p.name for p in out.parent.iterdir()] == ["night.pdf"]
+    assert str(out) in tab.message_label.text()
+    qtbot.waitUntil(tab.report_button.isEnabled, timeout=10000)
+    assert not (tmp_path / "second.pdf").exists()
+
+
+def test_pdf_report_failure_is_shown_and_needs_a_scan_and_model(qtbot, scanned, tmp_path,
+                                                                db_path, tiny_classifier):
+    tab, _ = scanned
+    taken = tmp_path / "taken.pdf"
+    taken.mkdir()  # a folder where the file should go
+    with qtbot.assertNotEmitted(tab.reportWritten, wait=0):
+        assert tab.export_pdf(taken)
+        qtbot.waitUntil(lambda: "could not be written" in tab.message_label.text(),
+                        timeout=60000)
+    assert str(taken) in tab.message_label.text() and "Traceback" not in tab.message_label.text()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    qtbot.waitUntil(tab.report_button.isEnabled, timeout=10000)
+    no_model = make_tab(qtbot, None, db_path)  # shows the same scan; the model is loading
+    assert no_model.current_scan_id is not None and not no_model.report_button.isEnabled()
+    assert not no_model.export_pdf(tmp_path / "x.pdf")
+    assert "loading" in no_model.message_label.text()
+    no_scan = make_tab(qtbot, tiny_classifier, tmp_path / "empty.sqlite3")
+    assert not no_scan.report_button.isEnabled()
+    assert not no_scan.export_pdf(tmp_path / "x.pdf") and "No scan" in no_scan.message_label.text()
+    assert not (tmp_path / "x.pdf").exists()

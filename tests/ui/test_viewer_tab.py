@@ -179,3 +179,35 @@ def test_close_while_loading_is_clean(qtbot, tab, folder) -> None:
     tab.open_path(folder / "a.png")
     tab.close()  # waits for the load; must not raise or hang
     assert tab.current_path == str(folder / "a.png")
+
+
+def test_case_pdf_of_the_shown_film(qtbot, tab, folder) -> None:
+    out = folder / "out" / "B_case.pdf"
+    assert not tab.case_pdf_button.isEnabled() and not tab.export_case_pdf(out)
+    open_and_wait(qtbot, tab, folder / "B.png")
+    assert tab.case_pdf_button.isEnabled()
+    with qtbot.waitSignal(tab.caseReportWritten, timeout=TIMEOUT_MS) as written:
+        assert tab.export_case_pdf(out)
+    assert written.args == [str(out)]
+    data = out.read_bytes()
+    assert data.startswith(b"%PDF-") and b"Pneumonia screening: B.png" in data  # its title
+    assert [p.name for p in out.parent.iterdir()] == ["B_case.pdf"]
+    assert "B_case.pdf" in tab.status_label.text()
+    taken = folder / "taken.pdf"
+    taken.mkdir()
+    with qtbot.assertNotEmitted(tab.caseReportWritten, wait=0):
+        assert tab.export_case_pdf(taken)
+        qtbot.waitUntil(lambda: "could not be written" in tab.status_label.text(),
+                        timeout=TIMEOUT_MS)
+    tab.open_path(folder / "c.jpg")  # unreadable: nothing to report
+    qtbot.waitUntil(lambda: not tab.case_pdf_button.isEnabled(), timeout=TIMEOUT_MS)
+
+
+def test_case_pdf_waits_for_the_model(qtbot, folder, tiny_classifier) -> None:
+    widget = ViewerTab(None)
+    qtbot.addWidget(widget)
+    open_and_wait(qtbot, widget, folder / "a.png")
+    assert not widget.case_pdf_button.isEnabled()
+    assert not widget.export_case_pdf(folder / "a.pdf") and not (folder / "a.pdf").exists()
+    widget.set_classifier(tiny_classifier)
+    assert widget.case_pdf_button.isEnabled()

@@ -1,0 +1,236 @@
+"""PDF reports: a real tiny scan's report, pagination, placeholders, atomic writes, case pages.
+
+No PDF library is installed, so the tests read the PDF themselves: pages are counted by their
+``/Type /Page`` objects, and text is taken from the Flate-compressed content streams, where
+matplotlib writes each string as ``[(pieces) kern (pieces)] TJ`` arrays in Type 3 fonts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from PIL import Image
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+from pneumo_desktop.core.batch import run_scan
+from pneumo_desktop.core.imaging import ImageLoadError
+from pneumo_desktop.core.pdf_report import (
+    INTENDED_USE_LINE,
+    write_case_report,
+    write_scan_report,
+)
+from pneumo_desktop.core.store import ResultStore
+from tests.conftest import synthetic_xray
+
+PAGE = re.compile(rb"/Type\s*/Page\b(?!s)")
+OBJECT = re.compile(rb"(\d+) 0 obj(.*?)endobj", re.S)
+STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
+FONT_REF = re.compile(rb"/(F\d+) (\d+) 0 R")
+UNICODE_REF = re.compile(rb"/ToUnicode (\d+) 0 R")
+HEX = rb"<([0-9a-fA-F]+)>"
+TEXT_OP = re.compile(rb"/(F\d+) [\d.]+ Tf|\[(.*?)\]\s*TJ|(ET)", re.S)
+PDF_STRING = re.compile(rb"\(((?:\\.|[^\\)])*)\)", re.S)
+
+
+def page_count(data: bytes) -> int:
+    return len(PAGE.findall(data))
+
+
+def _stream(body: bytes) -> bytes:
+    match = STREAM.search(body)
+    try:
+        return zlib.decompress(match.group(1)) if match else b""
+    except zlib.error:
+        return b""  # not Flate-compressed: not text
+
+
+def _cmap(stream: bytes) -> dict[int, str]:
+    """Glyph code -> text, from a ToUnicode CMap's bfrange lines (matplotlib writes those)."""
+    table = {}
+    for first, last, targets in re.findall(HEX + rb"\s*" + HEX + rb"\s*\[(.*?)\]", stream):
+        for code, target in zip(range(int(first, 16), int(last, 16) + 1),
+                                re.findall(HEX, targets), strict=False):
+            table[code] = bytes.fromhex(target.decode()).decode("utf-16-be")
+    return table
+
+
+def pdf_text(data: bytes) -> str:
+    """The text of every page, one line per text item, decoded through each font's ToUnicode
+    map (matplotlib puts ligatures and non-ASCII glyphs in extra fonts)."""
+    objects = {int(n): body for n, body in OBJECT.findall(data)}
+    fonts = {}
+    for name, number in FONT_REF.findall(data):
+        ref = UNICODE_REF.search(objects.get(int(number), b""))
+        fonts[name] = _cmap(_stream(objects[int(ref.group(1))])) if ref else {}
+    lines, line = [], []
+    for body in objects.values():
+        if re.search(rb"/Subtype\s*/Image", body):
+            continue  # pixels, not text
+        font: dict[int, str] = {}
+        for name, array, end in TEXT_OP.findall(_stream(body)):
+            if name:
+                font = fonts.get(name, {})
+            elif end:
+                lines.append("".join(line))
+                line = []
+            else:
+                for piece in PDF_STRING.findall(array):
+                    raw = re.sub(rb"\\(.)", rb"\1", piece)
+                    line.extend(font.get(byte, chr(byte)) for byte in raw)
+    return "\n".join(lines)
+
+
+def assert_clean_pdf(path: Path) -> bytes:
+    """A complete PDF, and no temp file left beside it."""
+    data = path.read_bytes()
+    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+    return data
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory, tiny_classifier):
+    """A real scan of 8 synthetic films and one broken file: (scan info, results)."""
+    folder = tmp_path_factory.mktemp("films")
+    rng = np.random.default_rng(7)
+    for index in range(8):
+        pixels = synthetic_xray(rng, pneumonia=index % 2 == 0, size=96)
+        Image.fromarray(pixels).save(folder / f"case_{index:02d}.png")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff truncated")
+    with ResultStore(tmp_path_factory.mktemp("db") / "r.sqlite3") as store:
+        scan_id = list(run_scan(store, tiny_classifier, folder))[0].scan_id
+        return store.scan(scan_id), store.results(scan_id)
+
+
+def test_scan_report_of_a_real_scan(scanned, tiny_classifier, tmp_path):
+    info, results = scanned
+    assert len(results) == 9 and results[-1].status == "error"
+    flagged = sum(r.prediction == "PNEUMONIA" for r in results)
+    expected_pages = 1 + 1 + (1 if flagged else 0)  # summary, 9 rows, <= 8 thumbnails
+    calls = []
+    out = tmp_path / "out" / "scan.pdf"
+    assert write_scan_report(out, info, results, tiny_classifier,
+                             progress=lambda *args: calls.append(args)) == out
+    data = assert_clean_pdf(out)
+    assert page_count(data) == expected_pages
+    assert calls == [(n, expected_pages) for n in range(1, expected_pages + 1)]
+    text = pdf_text(data)
+    for index in range(8):
+        assert f"case_{index:02d}.png" in text
+    assert "broken.jpg" in text and "error: " in text
+    assert f"page {expected_pages}/{expected_pages}" in text
+    assert text.count(INTENDED_USE_LINE) == expected_pages  # the footer of every page
+    assert f"{len(results)} of 9" in text and f"#{info.id}" in text
+    assert f"{tiny_classifier.card.name} {tiny_classifier.card.version}" in text
+    assert f"Pneumonia screening: scan #{info.id}".encode() in data  # the document title
+
+
+def test_many_rows_paginate_and_thumbnails_are_capped_with_placeholders(scanned, tmp_path):
+    info, results = scanned
+    real = [r for r in results if r.status == "ok"][0]
+    long_name = "pacs_export_" + "x" * 80 + "_end.png"
+    rows = [dataclasses.replace(real, path=str(tmp_path / f"gone_{i:02d}.png"),
+                                probability=0.99 - i / 100, prediction="PNEUMONIA")
+            for i in range(79)]
+    rows.insert(0, dataclasses.replace(real, path=str(tmp_path / long_name),
+                                       probability=0.995, prediction="PNEUMONIA"))
+    out = tmp_path / "big.pdf"
+    write_scan_report(out, info, rows, None)  # no model: thumbnails without overlays
+    data = assert_clean_pdf(out)
+    assert page_count(data) == 1 + 3 + 2  # 80 rows at 35 a page; 24 thumbnails at 12
+    text = pdf_text(data)
+    assert "the 24 most suspicious of 80 flagged films" in text and "rows 71–80 of 80" in text
+    assert "gone_00.png" in text and "unreadable: missing" in text
+    assert long_name not in text and "pacs_export_" in text and "_end.png" in text
+    assert "page 6/6" in text
+    write_scan_report(out, info, rows, None, max_flagged_thumbnails=0)
+    assert page_count(assert_clean_pdf(out)) == 1 + 3
+
+
+def test_unwritable_destination_raises_and_leaves_nothing(scanned, tmp_path):
+    info, results = scanned
+    target = tmp_path / "report.pdf"
+    target.mkdir()  # a folder where the file should go: the final rename fails
+    with pytest.raises(OSError):
+        write_scan_report(target, info, results)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.pdf"] and target.is_dir()
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file")
+    with pytest.raises(OSError):
+        write_scan_report(blocker / "report.pdf", info, results)
+
+
+def test_a_failure_mid_report_keeps_the_previous_file(scanned, tmp_path):
+    info, results = scanned
+    out = tmp_path / "scan.pdf"
+    out.write_bytes(b"previous report")
+
+    def fail(page: int, pages: int) -> None:
+        if page == 2:
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_scan_report(out, info, results, progress=fail)
+    assert out.read_bytes() == b"previous report"
+    assert [p.name for p in tmp_path.iterdir()] == ["scan.pdf"]
+
+
+def test_case_report_of_a_film(tiny_classifier, tmp_path):
+    film = tmp_path / "films" / "patient_07.png"
+    film.parent.mkdir()
+    Image.fromarray(synthetic_xray(np.random.default_rng(2), True, size=128)).save(film)
+    out = tmp_path / "case" / "patient_07.pdf"
+    assert write_case_report(out, film, tiny_classifier) == out
+    data = assert_clean_pdf(out)
+    assert page_count(data) == 1
+    text = pdf_text(data)
+    assert re.search(r"^(NORMAL|PNEUMONIA)$", text, re.M)
+    assert re.search(r"P\(pneumonia\) = 0\.\d{3,6} \(threshold 0\.\d{3,6}\)", text)
+    card = tiny_classifier.card
+    assert f"Model: {card.name} {card.version}" in text
+    assert "patient_07.png (128 × 128 px, PNG)" in text
+    assert INTENDED_USE_LINE in text and "page 1/1" in text
+    assert "Patient:" not in text  # a PNG has no patient tags
+
+
+def test_case_report_of_a_dicom_shows_patient_and_study(tiny_classifier, tmp_path):
+    pixels = synthetic_xray(np.random.default_rng(5), False, size=96)
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = SecondaryCaptureImageStorage
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.PatientName, ds.PatientID, ds.PatientSex, ds.PatientAge = "DOE^JANE", "P42", "F", "004Y"
+    ds.StudyDate, ds.StudyDescription, ds.Modality = "20240131", "CHEST PA", "CR"
+    ds.Rows, ds.Columns = pixels.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = pixels.tobytes()
+    path = tmp_path / "study.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    assert pydicom.dcmread(path).PatientID == "P42"
+    out = tmp_path / "out" / "study.pdf"
+    write_case_report(out, path, tiny_classifier)
+    text = pdf_text(assert_clean_pdf(out))
+    assert "Patient: DOE JANE · ID P42 · F · 004Y" in text
+    assert "Study: 2024-01-31 · CHEST PA · CR" in text
+    assert "study.dcm (96 × 96 px, DICOM)" in text
+
+
+def test_case_report_of_an_unreadable_film_raises_and_writes_nothing(tiny_classifier, tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n damaged")
+    with pytest.raises(ImageLoadError):
+        write_case_report(tmp_path / "out.pdf", broken, tiny_classifier)
+    assert [p.name for p in tmp_path.iterdir()] == ["broken.png"]
+

@@ -1,0 +1,96 @@
+"""Screenshots of every tab, as a person sees them: run under a real X server (Xvfb).
+
+    Xvfb :99 -screen 0 1440x900x24 & DISPLAY=:99 python tools/screenshots.py \
+        --image ../shared/data/chest_xray/test/PNEUMONIA/person1_virus_6.jpeg \
+        --folder ../shared/data/chest_xray/test/NORMAL --out resources/screenshots
+
+The screen is grabbed from the X server's root window (what a monitor would show), not
+rendered from the widgets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--image", type=Path, required=True)
+    parser.add_argument("--folder", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=Path("resources/screenshots"))
+    parser.add_argument("--lime-samples", type=int, default=1000)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from pneumo_desktop.core.model import default_models_dir
+    from pneumo_desktop.ui.main_window import MainWindow
+
+    app = QApplication(sys.argv[:1])
+    scratch = Path(tempfile.mkdtemp(prefix="pneumo-shots-"))
+    settings = QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(default_models_dir(), scratch / "results.sqlite3", settings)
+    window.batch_tab.confirm = lambda question: False
+    window.setGeometry(0, 0, 1440, 900)
+    window.show()
+
+    def wait_for(signal, timeout_s: float = 600) -> None:
+        loop = QEventLoop()
+        signal.connect(loop.quit)
+        QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+        loop.exec()
+
+    def settle(ms: int = 700) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    def shoot(name: str) -> None:
+        settle()
+        screen = app.primaryScreen().grabWindow(0)
+        screen.save(str(args.out / f"{name}.png"))
+        print(f"wrote {args.out / name}.png", flush=True)
+
+    window.start_loading_model()
+    wait_for(window._loader.signals.returned)
+
+    viewer = window.viewer_tab
+    panel = viewer.explain_panel
+    window.open_in_viewer(args.image)
+    wait_for(viewer.imageLoaded)
+    shoot("viewer_gradcam")
+
+    panel.samples_spin.setValue(args.lime_samples)
+    panel.start_lime()
+    wait_for(panel.limeFinished)
+    lime_index = next(i for i in range(panel.overlay_combo.count())
+                      if "boundar" in panel.overlay_combo.itemText(i).lower())
+    panel.overlay_combo.setCurrentIndex(lime_index)
+    shoot("viewer_lime")
+
+    panel.model_input_check.setChecked(True)
+    panel.feature_check.setChecked(True)
+    wait_for(panel.featureMapsReady, 120)
+    shoot("viewer_model_input_and_feature_maps")
+    panel.model_input_check.setChecked(False)
+    panel.feature_check.setChecked(False)
+
+    window.scan_folder(args.folder)
+    wait_for(window.batch_tab.scanFinished)
+    shoot("worklist")
+
+    window.tabs.setCurrentWidget(window.about_tab)
+    shoot("about")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
