@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
 )
 
 from pneumo_desktop.core.batch import ScanProgress, run_scan
-from pneumo_desktop.core.pdf_report import write_scan_report
 from pneumo_desktop.core.report import write_csv
 from pneumo_desktop.core.store import ResultStore, StoredResult
 from pneumo_desktop.ui.results_model import (
@@ -557,6 +556,9 @@ class BatchTab(QWidget):
             return False
         # Read on this thread (the store's connection is this thread's); draw in the worker.
         info, results = self._store.scan(self._scan_id), self._store.results(self._scan_id)
+        # Imported here: matplotlib's PDF backend costs a second of start-up.
+        from pneumo_desktop.core.pdf_report import write_scan_report
+
         worker = FunctionWorker(write_scan_report, Path(path), info, results, self._classifier)
         worker.signals.returned.connect(self._on_report_written)
         worker.signals.errored.connect(self._on_report_failed)

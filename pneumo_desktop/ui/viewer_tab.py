@@ -37,7 +37,6 @@ from pneumo_desktop.core.imaging import (
     to_model_input,
 )
 from pneumo_desktop.core.model import NOT_XRAY
-from pneumo_desktop.core.pdf_report import write_case_report
 from pneumo_desktop.ui.explain_panel import ExplainPanel, JobTracker
 from pneumo_desktop.ui.image_view import DEFAULT_LEVEL, DEFAULT_WIDTH, ImageView
 from pneumo_desktop.ui.workers import FunctionWorker
@@ -240,6 +239,9 @@ class ViewerTab(QWidget):
             return False
         # The shown image's own path: self._path may already name the next file, loading.
         film = self._image.path or self._path
+        # Imported here: matplotlib's PDF backend costs a second of start-up.
+        from pneumo_desktop.core.pdf_report import write_case_report
+
         worker = FunctionWorker(write_case_report, os.fspath(path), film,
                                 self._classifier, loaded=self._image,
                                 model_input=self._model_input)
