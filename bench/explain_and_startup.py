@@ -21,7 +21,7 @@ import numpy as np
 from _common import REPO_ROOT, fullres_files, machine, timed
 
 from pneumo_desktop.core.explain import gradcam, lime_explanation
-from pneumo_desktop.core.imaging import load_image, to_model_input
+from pneumo_desktop.core.imaging import load_image
 from pneumo_desktop.core.model import Classifier
 
 SAMPLES = 1000
@@ -57,8 +57,7 @@ def startup_times() -> tuple[float, float]:
 
 def main() -> None:
     classifier = Classifier()
-    model_input = to_model_input(load_image(fullres_files()[0], min_side=224), 224,
-                                 classifier.channels)
+    model_input = classifier.prepare(load_image(fullres_files()[0], min_side=224))
     batch = np.repeat(model_input[None], 128, axis=0)
     classifier.predict_batch(batch)
     t_forward, _ = timed(lambda: [classifier.predict_batch(batch) for _ in range(4)])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from _common import fullres_files, machine, timed
 
-from pneumo_desktop.core.imaging import load_image, to_model_input
+from pneumo_desktop.core.imaging import load_image
 from pneumo_desktop.core.model import Classifier
 from pneumo_desktop.core.scan import scan_files
 
@@ -26,6 +26,10 @@ def notebook_way(files, classifier) -> list[float]:
     probabilities = []
     for path in files:
         image = keras.utils.load_img(path, target_size=(size, size), color_mode=mode)
+        if classifier.card.equalize:  # the model's own preprocessing, as the card says
+            from PIL import ImageOps
+
+            image = ImageOps.equalize(image)
         batch = keras.utils.img_to_array(image)[None]
         probabilities.append(float(classifier.model.predict(batch, verbose=0)[0, 0]))
     return probabilities
@@ -34,9 +38,7 @@ def notebook_way(files, classifier) -> list[float]:
 def main() -> None:
     files = fullres_files()
     classifier = Classifier()
-    inputs = np.stack(
-        [to_model_input(load_image(f, min_side=224), 224, classifier.channels) for f in files]
-    )
+    inputs = np.stack([classifier.prepare(load_image(f, min_side=224)) for f in files])
     classifier.predict_batch(inputs[:32])  # warm up kernels and tracing
     notebook_way(files[:2], classifier)
 

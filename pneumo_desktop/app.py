@@ -45,7 +45,7 @@ def self_test(models_dir: Path | None) -> int:
     """Headless check of the installed application; exit status 0 when all is well."""
     import numpy as np
 
-    from .core.imaging import load_image_bytes, to_model_input
+    from .core.imaging import load_image_bytes
     from .core.model import Classifier, ModelError
 
     try:
@@ -62,9 +62,7 @@ def self_test(models_dir: Path | None) -> int:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
     image = load_image_bytes(buffer.getvalue(), "self-test.png", min_side=classifier.input_size)
-    prediction = classifier.classify(
-        to_model_input(image, classifier.input_size, classifier.channels)
-    )
+    prediction = classifier.classify(classifier.prepare(image))
     if not 0.0 <= prediction.probability <= 1.0:
         print(f"self-test FAILED: probability {prediction.probability} out of range")
         return 1

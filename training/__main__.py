@@ -126,7 +126,11 @@ def _evaluate(args) -> int:
     model = keras.models.load_model(args.model_file, compile=False)
     channels = int(model.input_shape[-1])
     records = data.list_split(args.data_dir / args.split)
-    config = config_for(card["name"] if card else "cnn_deep_aug", channels=channels)
+    config = config_for(
+        card["name"] if card else "cnn_deep_aug",
+        channels=channels,
+        equalize=bool(card and card["input"].get("equalize") == "histogram"),
+    )
     dataset = data.build_dataset(records, config, training=False)
     probs = np.asarray(model.predict(dataset, verbose=0)).reshape(-1)
     result = evaluate.metrics_at(

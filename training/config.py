@@ -29,6 +29,9 @@ class AugmentConfig:
     contrast: float = 0.0
     brightness: float = 0.0
     gamma: float = 0.0  # log-uniform gamma in [1/(1+g), 1+g]; 0 disables it.
+    # Blur (0) .. unchanged (0.5) .. sharpened (1): machines and JPEG settings differ in
+    # sharpness and noise, and the model must not read them as disease.
+    sharpness: tuple[float, float] | None = None
 
 
 NOTEBOOK_AUGMENT = AugmentConfig(
@@ -61,6 +64,9 @@ class TrainConfig:
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)
     threshold_rule: str = "val_sensitivity"  # or "fixed_0.5" for the notebook recipe
     target_sensitivity: float = 0.99
+    # Histogram-equalise every film (Pillow, before the model) so that films from other
+    # machines, with other exposure curves, look alike; the card tells the app to do the same.
+    equalize: bool = False
     weights_file: Path | None = None  # ImageNet weights for the transfer models
     limit_per_class: int | None = None  # a tiny subset, for smoke runs in CI
     version: str = "1.0.0"
@@ -77,9 +83,12 @@ MODEL_PRESETS: dict[str, dict] = {
     "cnn_deep": dict(working_size=160, augment=None, epochs=20),
     "cnn_deep_aug": dict(
         working_size=192,
-        epochs=25,
+        epochs=22,
         early_stopping_patience=6,
-        augment=AugmentConfig(contrast=0.3, brightness=0.2, gamma=0.4),
+        equalize=True,
+        augment=AugmentConfig(
+            contrast=0.3, brightness=0.2, gamma=0.4, sharpness=(0.25, 0.75)
+        ),
     ),
     "cnn_deep_aug_notebook": dict(
         channels=3,

@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .config import INPUT_SIZE, TrainConfig
 
 CLASS_NAMES = ("NORMAL", "PNEUMONIA")
@@ -106,10 +108,27 @@ def counts(records: list[Record]) -> dict[str, int]:
     return result
 
 
-def decode_image(path, channels: int):
+def pillow_equalized(path: bytes) -> np.ndarray:
+    """Decode, grey, resize and equalise with Pillow: the very calls the app makes
+    (``imaging.load_image`` + ``to_model_input`` + ``ImageOps.equalize``), so the model sees
+    the same pixels in training and in the clinic."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path.decode() if isinstance(path, bytes) else path) as image:
+        grey = image.convert("L")
+    if grey.size != (INPUT_SIZE, INPUT_SIZE):
+        grey = grey.resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR)
+    return np.asarray(ImageOps.equalize(grey), dtype=np.float32)[..., None]
+
+
+def decode_image(path, channels: int, equalize: bool = False):
     """Read one file into a float32 ``INPUT_SIZE`` square with values 0..255."""
     import tensorflow as tf
 
+    if equalize:
+        image = tf.numpy_function(pillow_equalized, [path], tf.float32)
+        image.set_shape((INPUT_SIZE, INPUT_SIZE, 1))
+        return tf.repeat(image, channels, axis=-1) if channels != 1 else image
     raw = tf.io.read_file(path)
     image = tf.io.decode_image(raw, channels=channels, expand_animations=False)
     image = tf.image.resize(image, (INPUT_SIZE, INPUT_SIZE), method="bilinear")
@@ -129,7 +148,7 @@ def build_dataset(records: list[Record], config: TrainConfig, training: bool, au
     labels = [float(r.label) for r in records]
     dataset = tf.data.Dataset.from_tensor_slices((paths, labels))
     dataset = dataset.map(
-        lambda path, label: (decode_image(path, config.channels), label),
+        lambda path, label: (decode_image(path, config.channels, config.equalize), label),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     ).cache()

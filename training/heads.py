@@ -125,7 +125,10 @@ def fit_heads(models_dir: Path, name: str, config: TrainConfig, log=print) -> di
     card = json.loads(card_path.read_text(encoding="utf-8"))
     model = keras.models.load_model(Path(models_dir) / card["model_file"], compile=False)
     feature_model = build_feature_model(model)
-    config = config.replace(channels=card["input"]["channels"])
+    config = config.replace(
+        channels=card["input"]["channels"],
+        equalize=card["input"].get("equalize") == "histogram",
+    )
     data_dir = Path(config.data_dir)
     records = data.list_split(data_dir / "train", config.limit_per_class)
     train_records, val_records = data.split_validation(

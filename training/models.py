@@ -54,6 +54,8 @@ def build_augmenter(config: TrainConfig):
         steps.append(layers.RandomBrightness(aug.brightness, value_range=(0, 255)))
     if aug.gamma:
         steps.append(RandomGamma(aug.gamma))
+    if aug.sharpness:
+        steps.append(layers.RandomSharpness(aug.sharpness, value_range=(0, 255)))
     return keras.Sequential(steps, name="augment")
 
 

@@ -157,8 +157,12 @@ def train(config: TrainConfig, log=print) -> dict:
             "resize": "whole image, bilinear, aspect ratio not kept",
             "value_range": [0, 255],
             "dtype": "float32",
-            "preprocessing": "inside the model (rescale, resize to "
-            f"{config.working_size} px, per-model normalisation); feed raw 0..255 pixels",
+            "equalize": "histogram" if config.equalize else None,
+            "preprocessing": (
+                "histogram equalisation of the 224x224 grey film (Pillow ImageOps.equalize) "
+                "before the model; " if config.equalize else "feed raw 0..255 pixels; "
+            )
+            + f"inside the model: rescale, resize to {config.working_size} px, normalise",
         },
         "output": {
             "activation": "sigmoid",

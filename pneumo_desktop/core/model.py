@@ -90,11 +90,30 @@ class ModelCard:
         return int(self.data["input"]["channels"])
 
     @property
+    def equalize(self) -> bool:
+        """Whether films are histogram-equalised before the model (as in training)."""
+        return self.data["input"].get("equalize") == "histogram"
+
+    @property
     def model_path(self) -> Path:
         return self.path.parent / self.data["model_file"]
 
     def test_metrics(self) -> dict:
         return self.data.get("metrics", {}).get("test", {}).get("at_operating_threshold", {})
+
+
+def prepare_input(pixels: np.ndarray, size: int, channels: int, equalize: bool) -> np.ndarray:
+    """``to_model_input`` plus, for models trained on equalised films, Pillow's histogram
+    equalisation of the resized grey film (the training package makes the same calls)."""
+    from PIL import Image, ImageOps
+
+    from .imaging import to_model_input
+
+    model_input = to_model_input(pixels, size=size, channels=1)
+    if equalize:
+        grey = Image.fromarray(model_input[..., 0].astype(np.uint8))
+        model_input = np.asarray(ImageOps.equalize(grey), dtype=np.float32)[..., None]
+    return np.repeat(model_input, channels, axis=-1) if channels != 1 else model_input
 
 
 def compute_device() -> str:
@@ -233,6 +252,13 @@ class Classifier:
     @property
     def channels(self) -> int:
         return self.card.channels
+
+    def prepare(self, image) -> np.ndarray:
+        """A loaded film (or its grey pixels) as this model's input, preprocessed exactly as
+        the training package did: squashed to the input size, equalised if the card says so.
+        Pure Pillow/numpy, so scan threads may call it in parallel."""
+        pixels = image.pixels if hasattr(image, "pixels") else np.asarray(image)
+        return prepare_input(pixels, self.input_size, self.channels, self.card.equalize)
 
     def label_for(self, probability: float) -> str:
         return LABELS[int(probability >= self.threshold)]

@@ -23,7 +23,7 @@ from matplotlib.patches import Rectangle
 from PIL import Image
 
 from .explain import gradcam
-from .imaging import ImageLoadError, LoadedImage, load_image, to_model_input
+from .imaging import ImageLoadError, LoadedImage, load_image
 
 INTENDED_USE_LINE = (
     "Decision support for a radiologist; not a diagnosis. "
@@ -225,7 +225,7 @@ def _thumbnail(ax, result, classifier) -> None:
         return
     cam = None
     if classifier is not None:
-        model_input = to_model_input(loaded, classifier.input_size, classifier.channels)
+        model_input = classifier.prepare(loaded)
         cam = gradcam(classifier, model_input)
     _show_film(ax, _shrink(loaded.pixels, _THUMB_PIXELS), cam)
     ax.set_title(f"{name}\nP(pneumonia) = {result.probability:.3f}", fontsize=7)
@@ -309,9 +309,8 @@ def write_case_report(path: Path | str, image_path: Path | str, classifier, *,
     ImageLoadError if the film can't be read, OSError if ``path`` can't be written."""
     path = Path(path)
     loaded = load_image(image_path) if loaded is None else loaded
-    size, channels = classifier.input_size, classifier.channels
-    if model_input is None or model_input.shape != (size, size, channels):
-        model_input = to_model_input(loaded, size, channels)  # made before the model came?
+    if model_input is None:
+        model_input = classifier.prepare(loaded)
     prediction = classifier.classify(model_input)
     cam = gradcam(classifier, model_input)
     figure = _page(1, 1)

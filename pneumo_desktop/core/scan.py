@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .imaging import ImageLoadError, is_supported, load_image, to_model_input
+from .imaging import ImageLoadError, is_supported, load_image
 
 STATUS_OK = "ok"
 STATUS_ERROR = "error"
@@ -50,9 +50,8 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def _decode(path: Path, size: int, channels: int) -> np.ndarray:
-    image = load_image(path, min_side=size)
-    return to_model_input(image, size=size, channels=channels)
+def _decode(path: Path, classifier) -> np.ndarray:
+    return classifier.prepare(load_image(path, min_side=classifier.input_size))
 
 
 def _batches(items: list, size: int) -> Iterator[list]:
@@ -74,12 +73,11 @@ def scan_files(
     (Pillow and pydicom release the GIL while decoding).
     """
     files = [Path(f) for f in files]
-    size, channels = classifier.input_size, classifier.channels
     workers = workers or min(8, (os.cpu_count() or 2))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
 
         def submit(batch: list[Path]) -> list[Future]:
-            return [pool.submit(_decode, path, size, channels) for path in batch]
+            return [pool.submit(_decode, path, classifier) for path in batch]
 
         batches = list(_batches(files, batch_size))
         pending = submit(batches[0]) if batches else []

@@ -78,8 +78,8 @@ def _load_job(request: int, path: str, image: LoadedImage | None, classifier) ->
     except Exception as error:  # never a traceback: one line the user can pass on
         name = os.path.basename(path)
         return _ViewResult(request, path, error=f'Cannot open "{name}": {error!r}.')
-    size, channels = (classifier.input_size, classifier.channels) if classifier else (224, 1)
-    model_input = to_model_input(image, size=size, channels=channels)
+    # Without the model yet, show the plain resized film as "what the model sees".
+    model_input = classifier.prepare(image) if classifier else to_model_input(image)
     if classifier is None:
         return _ViewResult(request, path, image, model_input)
     try:

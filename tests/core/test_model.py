@@ -55,3 +55,21 @@ def test_bundled_card_matches_the_committed_model():
     )
     test = card["metrics"]["test"]["at_operating_threshold"]
     assert test["n"] == 624
+
+
+@pytest.mark.parametrize(("size", "suffix"), [((224, 224), ".jpeg"), ((300, 410), ".png")])
+def test_app_preprocessing_matches_training(tmp_path, tiny_classifier, size, suffix):
+    """The app feeds the model exactly the pixels the training pipeline fed it."""
+    from PIL import Image
+
+    from pneumo_desktop.core.imaging import load_image
+    from tests.conftest import synthetic_xray
+    from training.data import pillow_equalized
+
+    assert tiny_classifier.card.equalize
+    pixels = synthetic_xray(np.random.default_rng(4), True, size=max(size))[: size[1], : size[0]]
+    path = tmp_path / f"film{suffix}"
+    Image.fromarray(pixels).convert("RGB").save(path)
+    app_input = tiny_classifier.prepare(load_image(path, min_side=224))
+    np.testing.assert_array_equal(app_input, pillow_equalized(str(path).encode()))
+    assert app_input.shape == (224, 224, 1) and app_input.max() == 255

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from pneumo_desktop.core.imaging import ImageLoadError, load_image, to_model_input
+from pneumo_desktop.core.imaging import ImageLoadError, load_image
 from pneumo_desktop.core.model import NOT_XRAY, Classifier
 from pneumo_desktop.core.scan import list_images, scan_files
 from tests.conftest import MODELS_DIR, real_data_dir
@@ -90,8 +90,7 @@ def bundled_classifier() -> Classifier:
 def test_non_xrays_are_refused(bundled_classifier):
     items = non_xray_set()
     assert len(items) >= 40
-    inputs = np.stack([to_model_input(pixels, 224, bundled_classifier.channels)
-                       for _, pixels in items])
+    inputs = np.stack([bundled_classifier.prepare(pixels) for _, pixels in items])
     analysis = bundled_classifier.analyse_batch(inputs)
     labels = [bundled_classifier.prediction_from(analysis, i).label for i in range(len(items))]
     missed = [name for (name, _), label in zip(items, labels, strict=True) if label != NOT_XRAY]

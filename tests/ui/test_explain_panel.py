@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from pneumo_desktop.core import explain
-from pneumo_desktop.core.imaging import load_image, to_model_input
+from pneumo_desktop.core.imaging import load_image
 from pneumo_desktop.ui.explain_panel import ExplainPanel, feature_grid, gradcam_rgba
 from pneumo_desktop.ui.image_view import ImageView
 from tests.conftest import synthetic_xray
@@ -25,7 +25,7 @@ def film(tmp_path, name: str, pneumonia: bool, seed: int = 0):
 
 
 def model_input(classifier, image) -> np.ndarray:
-    return to_model_input(image, size=classifier.input_size, channels=classifier.channels)
+    return classifier.prepare(image)
 
 
 def lime_running_or_over(panel: ExplainPanel) -> bool:

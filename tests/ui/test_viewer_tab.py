@@ -13,7 +13,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 from PySide6.QtCore import Qt
 
-from pneumo_desktop.core.imaging import ImageLoadError, load_image, to_model_input
+from pneumo_desktop.core.imaging import ImageLoadError, load_image
 from pneumo_desktop.ui.image_view import DEFAULT_LEVEL, DEFAULT_WIDTH
 from pneumo_desktop.ui.viewer_tab import ViewerTab, folder_images
 from tests.conftest import synthetic_xray
@@ -55,8 +55,7 @@ def test_folder_images_sorted_case_insensitively(folder) -> None:
 def test_open_shows_the_classifiers_verdict(qtbot, tab, folder, tiny_classifier) -> None:
     path = folder / "B.png"
     open_and_wait(qtbot, tab, path)
-    size, channels = tiny_classifier.input_size, tiny_classifier.channels
-    expected = tiny_classifier.classify(to_model_input(load_image(path), size, channels))
+    expected = tiny_classifier.classify(tiny_classifier.prepare(load_image(path)))
     assert tab.verdict_label.text() == expected.label
     shown = re.fullmatch(r"P\(pneumonia\) = (\d\.\d+) \(threshold (\d\.\d+)\)",
                          tab.probability_label.text())
@@ -67,7 +66,8 @@ def test_open_shows_the_classifiers_verdict(qtbot, tab, folder, tiny_classifier)
     assert card.name in tab.model_label.text() and card.version in tab.model_label.text()
     assert tab.file_label.text() == "B.png — 300 × 500 px, PNG"
     assert tab.image_view.pixels.shape == (500, 300)
-    assert tab.explain_panel.model_input.shape == (size, size, channels)
+    size = tiny_classifier.input_size
+    assert tab.explain_panel.model_input.shape == (size, size, tiny_classifier.channels)
     qtbot.waitUntil(lambda: tab.image_view.overlay() is not None, timeout=TIMEOUT_MS)
 
 
