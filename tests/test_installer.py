@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -92,6 +93,7 @@ def bundle(tmp_path_factory) -> Path:
         env={**os.environ, "PNEUMO_BUNDLE_MODELS": str(models.resolve())},
     )
     print(f"\ninstaller build took {time.perf_counter() - started:.0f} s")
+    shutil.rmtree(work, ignore_errors=True)  # ~1.5 GB of intermediate files
     assert done.returncode == 0, (
         f"PyInstaller failed:\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}"
     )
@@ -133,8 +135,9 @@ def test_self_test_passes_without_stdout_and_stderr(bundle):
     assert done.returncode == 0
 
 
-def test_window_opens_and_loads_the_model(bundle):
-    done = _run([str(_executable(bundle)), "--startup-time", "--db", os.devnull])
+def test_window_opens_and_loads_the_model(bundle, tmp_path):
+    db = tmp_path / "results.sqlite3"
+    done = _run([str(_executable(bundle)), "--startup-time", "--db", str(db)])
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "window visible after" in done.stdout, output
@@ -142,20 +145,25 @@ def test_window_opens_and_loads_the_model(bundle):
     print(done.stdout.strip())
 
 
-def test_scanner_executable_writes_a_csv(bundle, tmp_path):
+def test_scanner_executable_writes_a_csv_and_a_pdf_report(bundle, tmp_path):
+    """pneumo-scan from the bundle: classification, an unreadable file, and the PDF report
+    (matplotlib's PDF backend and Grad-CAM, frozen)."""
     folder = tmp_path / "films"
     folder.mkdir()
     pixels = np.random.default_rng(0).integers(0, 255, (300, 260), dtype=np.uint8)
     Image.fromarray(pixels).save(folder / "film.png")
     (folder / "broken.jpeg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    out = tmp_path / "results.csv"
-    done = _run([str(_executable(bundle, "pneumo-scan")), str(folder), "--out", str(out)])
+    out, report = tmp_path / "results.csv", tmp_path / "night.pdf"
+    scan = _executable(bundle, "pneumo-scan")
+    done = _run([str(scan), str(folder), "--out", str(out), "--report", str(report)])
     assert done.returncode == 0, done.stdout + done.stderr
     with open(out, newline="", encoding="utf-8") as handle:
         rows = {Path(row["path"]).name: row for row in csv.DictReader(handle)}
     assert rows["film.png"]["status"] == "ok"
     assert 0.0 <= float(rows["film.png"]["probability"]) <= 1.0
     assert rows["broken.jpeg"]["status"] == "error"
+    data = report.read_bytes()
+    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
 
 
 def test_bundle_holds_the_model_and_no_unused_qt(bundle):

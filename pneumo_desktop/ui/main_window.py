@@ -6,8 +6,10 @@ handed to the tabs when it arrives, so the window appears in about a second.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QSettings, QThreadPool
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
@@ -21,10 +23,33 @@ from .workers import FunctionWorker
 
 
 def load_classifier(models_dir: Path):
-    """Runs on a worker thread: imports TensorFlow and verifies the model (seconds)."""
+    """Runs on a worker: imports TensorFlow, verifies and loads the model (seconds).
+
+    TensorFlow is started on a plain Python thread that this worker waits for, not on the
+    pool thread itself: PySide gives each job on a pooled thread a fresh Python thread state,
+    and when TensorFlow had started on such a thread, the next job on that same thread crashed
+    the process (segmentation fault in the first classification, reproduced in
+    tests/ui/test_workers.py). Started elsewhere, it runs on pool threads without trouble.
+    """
     from ..core.model import Classifier
 
-    return Classifier(models_dir)
+    outcome: dict = {}
+
+    def load() -> None:
+        try:
+            classifier = Classifier(models_dir)
+            size = classifier.input_size
+            classifier.predict_batch(np.zeros((1, size, size, classifier.channels), np.float32))
+            outcome["classifier"] = classifier
+        except Exception as error:  # handed to the worker, which reports it
+            outcome["error"] = error
+
+    thread = threading.Thread(target=load, name="load-tensorflow", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["classifier"]
 
 
 class MainWindow(QMainWindow):

@@ -1,0 +1,87 @@
+"""The workers: signals in order, errors reported, and TensorFlow safe on pool threads."""
+
+import subprocess
+import sys
+import textwrap
+import time
+
+from pneumo_desktop.ui.workers import FunctionWorker, GeneratorWorker
+from tests.conftest import REPO_ROOT
+
+
+def test_function_worker_returns_then_finishes(qtbot):
+    worker = FunctionWorker(lambda a, b: a + b, 2, 3)
+    returned = []
+    worker.signals.returned.connect(returned.append)
+    with qtbot.waitSignals(
+        [worker.signals.started, worker.signals.returned, worker.signals.finished],
+        order="strict",
+    ):
+        worker.start()
+    assert returned == [5]
+    assert worker.wait(5) and not worker.is_running()
+
+
+def test_an_exception_is_emitted_not_raised(qtbot):
+    def fail():
+        raise ValueError("bad film")
+
+    worker = FunctionWorker(fail)
+    with qtbot.waitSignal(worker.signals.errored) as blocker:
+        worker.start()
+    assert isinstance(blocker.args[0], ValueError) and str(blocker.args[0]) == "bad film"
+    assert worker.wait(5)
+
+
+def test_generator_worker_stops_when_aborted(qtbot):
+    seen = []
+
+    def numbers(cancel):
+        for number in range(1000):
+            if cancel.is_set():
+                return
+            time.sleep(0.01)  # slow enough for the GUI thread's abort to arrive mid-way
+            yield number
+
+    worker = GeneratorWorker(numbers)
+    worker.signals.yielded.connect(lambda n: (seen.append(n), worker.abort() if n == 3 else None))
+    with qtbot.waitSignal(worker.signals.finished, timeout=10_000):
+        worker.start()
+    assert worker.wait(5)
+    assert seen[:4] == [0, 1, 2, 3] and len(seen) < 1000
+
+
+def test_model_loaded_and_first_called_on_pool_threads_does_not_crash(tiny_models_dir):
+    """The app loads TensorFlow from one worker and classifies on pool threads; when TensorFlow
+    started on a pool thread, the next job on that thread died with a segmentation fault.
+    A fresh process, so nothing is warm; three calls, so pool threads are reused."""
+    script = textwrap.dedent(
+        f"""
+        import os
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        import numpy as np
+        from PySide6.QtCore import QCoreApplication, QEventLoop
+        from pneumo_desktop.ui.main_window import load_classifier
+        from pneumo_desktop.ui.workers import FunctionWorker
+
+        app = QCoreApplication([])
+
+        def run(fn, *args):
+            worker, out = FunctionWorker(fn, *args), {{}}
+            worker.signals.returned.connect(lambda value: out.setdefault("value", value))
+            loop = QEventLoop()
+            worker.signals.finished.connect(loop.quit)
+            worker.start()
+            loop.exec()
+            return out["value"]
+
+        classifier = run(load_classifier, {str(tiny_models_dir)!r})
+        film = np.random.default_rng(0).uniform(0, 255, (224, 224, 1)).astype("float32")
+        for _ in range(3):
+            print("label", run(classifier.classify, film).label)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "label NORMAL" in done.stdout or "label PNEUMONIA" in done.stdout
