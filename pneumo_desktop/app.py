@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _resources_dir() -> Path:
+    """``resources/`` of the installer's bundle or of the checkout."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    return Path(bundle) / "resources" if bundle else Path(__file__).resolve().parents[1] / "resources"
+
+
 def self_test(models_dir: Path | None) -> int:
     """Headless check of the installed application; exit status 0 when all is well."""
     import numpy as np
@@ -89,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("pneumo_desktop")
     app.setApplicationName("pneumo_desktop")
+    icon = _resources_dir() / "pneumo_desktop.png"
+    if icon.is_file():
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(icon)))
     settings = QSettings()
     window = MainWindow(
         args.models_dir or default_models_dir(), args.db or default_db_path(), settings
