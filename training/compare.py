@@ -11,10 +11,12 @@ COLUMNS = ("accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc
 
 
 def load_cards(models_dir: Path) -> list[dict]:
-    cards = []
-    for path in sorted(Path(models_dir).glob("*.card.json")):
-        cards.append(json.loads(path.read_text(encoding="utf-8")))
-    return cards
+    """The bundled model's card, then those in ``models/zoo/``: the other models' cards are
+    kept for the comparison, their model files are not (they are not shipped, and the
+    ``cnn`` model alone is 60 MB; ``python -m training all`` regenerates them)."""
+    models_dir = Path(models_dir)
+    paths = sorted(models_dir.glob("*.card.json")) + sorted(models_dir.glob("zoo/*.card.json"))
+    return [json.loads(path.read_text(encoding="utf-8")) for path in paths]
 
 
 def comparison_rows(cards: list[dict]) -> list[dict]:
