@@ -44,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
 def _resources_dir() -> Path:
     """``resources/`` of the installer's bundle or of the checkout."""
     bundle = getattr(sys, "_MEIPASS", None)
-    return Path(bundle) / "resources" if bundle else Path(__file__).resolve().parents[1] / "resources"
+    root = Path(bundle) if bundle else Path(__file__).resolve().parents[1]
+    return root / "resources"
 
 
 def self_test(models_dir: Path | None) -> int:

@@ -39,6 +39,7 @@ from pneumo_desktop.core.store import ResultStore, StoredResult
 from pneumo_desktop.ui.results_model import (
     COL_FILE,
     COL_PROBABILITY,
+    COL_VERDICT,
     FILTERS,
     ResultsFilterProxy,
     ResultsTableModel,
@@ -206,6 +207,7 @@ class BatchTab(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setColumnWidth(COL_FILE, 260)
+        self.table.setColumnWidth(COL_VERDICT, 190)  # "PNEUMONIA (bacteria?)" on one line
         # activated = double-click or Enter/Return (per the platform's style)
         self.table.activated.connect(self._on_activated)
         self.table.selectionModel().currentRowChanged.connect(self._show_review)
@@ -374,7 +376,8 @@ class BatchTab(QWidget):
             self._scan_state = self._store.scan(job.scan_id).state
             self.progress_bar.setRange(0, max(self.progress_bar.maximum(), 1))
             counts = self.model.summary()
-            errors = f", {counts['errors']} could not be read" if counts["errors"] else ""
+            errors = (f", {counts['errors']} not classified (unreadable or not an X-ray)"
+                      if counts["errors"] else "")
             self._say(f"Scan {state}: {counts['total']} images{errors}." if counts["total"]
                       else "No images (JPEG, PNG, BMP, TIFF or DICOM) were found there.")
         elif job.previous_scan_id is not None:  # nothing began: show the earlier worklist
@@ -606,7 +609,7 @@ class BatchTab(QWidget):
         counts = self.model.summary()
         self.summary_label.setText(
             f"PNEUMONIA {counts['PNEUMONIA']} · NORMAL {counts['NORMAL']} · "
-            f"errors {counts['errors']} · reviewed {counts['reviewed']} / {counts['total']}"
+            f"not classified {counts['errors']} · reviewed {counts['reviewed']} / {counts['total']}"
         )
 
     def _update_actions(self) -> None:

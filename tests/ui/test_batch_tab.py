@@ -98,7 +98,8 @@ def test_scan_fills_worklist_most_suspicious_first(qtbot, scanned):
     message = tab.proxy.index(6, COL_STATUS).data(Qt.ItemDataRole.ToolTipRole)
     assert status.startswith("error") and message and message in status
     assert tab.progress_bar.format().startswith("7 / 7 images")
-    assert "errors 1" in tab.summary_label.text() and "reviewed 0 / 7" in tab.summary_label.text()
+    summary = tab.summary_label.text()
+    assert "not classified 1" in summary and "reviewed 0 / 7" in summary
     # Ascending order still keeps the error row last.
     tab.table.sortByColumn(COL_PROBABILITY, Qt.SortOrder.AscendingOrder)
     ascending = shown(tab, COL_PROBABILITY, SORT_ROLE)
