@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
 
     compare_parser = commands.add_parser("compare", help="rebuild the comparison table")
     compare_parser.add_argument("--out", type=Path, default=Path("models"))
+    compare_parser.add_argument("--note", action="append", default=[],
+                                help="a line for the table's notes (repeatable)")
 
     args = parser.parse_args(argv)
     if args.command == "train":
@@ -92,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from .compare import write_comparison
 
-    write_comparison(args.out)
+    write_comparison(args.out, args.note)
     return 0
 
 
