@@ -41,6 +41,8 @@ def default_models_dir() -> Path:
 
 
 def sha256_of(path: Path) -> str:
+    # training/io.py has the same function on purpose: the app and the training package share
+    # no code, only the files in models/ (an import-linter contract keeps it so).
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

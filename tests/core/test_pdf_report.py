@@ -16,8 +16,6 @@ import numpy as np
 import pydicom
 import pytest
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
 from pneumo_desktop.core.batch import run_scan
 from pneumo_desktop.core.imaging import ImageLoadError
@@ -28,6 +26,7 @@ from pneumo_desktop.core.pdf_report import (
 )
 from pneumo_desktop.core.store import ResultStore
 from tests.conftest import synthetic_xray
+from tests.core.test_imaging import make_dicom
 
 PAGE = re.compile(rb"/Type\s*/Page\b(?!s)")
 OBJECT = re.compile(rb"(\d+) 0 obj(.*?)endobj", re.S)
@@ -202,22 +201,10 @@ def test_case_report_of_a_film(tiny_classifier, tmp_path):
 
 def test_case_report_of_a_dicom_shows_patient_and_study(tiny_classifier, tmp_path):
     pixels = synthetic_xray(np.random.default_rng(5), False, size=96)
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = SecondaryCaptureImageStorage
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.PatientName, ds.PatientID, ds.PatientSex, ds.PatientAge = "DOE^JANE", "P42", "F", "004Y"
-    ds.StudyDate, ds.StudyDescription, ds.Modality = "20240131", "CHEST PA", "CR"
-    ds.Rows, ds.Columns = pixels.shape
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
-    ds.PixelData = pixels.tobytes()
     path = tmp_path / "study.dcm"
-    ds.save_as(path, enforce_file_format=True)
+    make_dicom(path, pixels, PatientName="DOE^JANE", PatientID="P42", PatientSex="F",
+               PatientAge="004Y", StudyDate="20240131", StudyDescription="CHEST PA",
+               Modality="CR")
     assert pydicom.dcmread(path).PatientID == "P42"
     out = tmp_path / "out" / "study.pdf"
     write_case_report(out, path, tiny_classifier)

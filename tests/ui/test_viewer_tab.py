@@ -9,14 +9,13 @@ import numpy as np
 import pydicom
 import pytest
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 from PySide6.QtCore import Qt
 
 from pneumo_desktop.core.imaging import ImageLoadError, load_image
 from pneumo_desktop.ui.image_view import DEFAULT_LEVEL, DEFAULT_WIDTH
 from pneumo_desktop.ui.viewer_tab import ViewerTab, folder_images
 from tests.conftest import synthetic_xray
+from tests.core.test_imaging import make_dicom
 
 TIMEOUT_MS = 60_000  # generous: a training job shares the CPU
 VERDICTS = ("NORMAL", "PNEUMONIA")
@@ -151,22 +150,10 @@ def test_sliders_change_the_display_only_and_reset(qtbot, tab, folder) -> None:
 
 def test_dicom_tags_are_shown(qtbot, tab, tmp_path) -> None:
     pixels = synthetic_xray(np.random.default_rng(5), False, size=96)
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = SecondaryCaptureImageStorage
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.PatientName, ds.PatientID, ds.PatientSex, ds.PatientAge = "DOE^JANE", "P42", "F", "004Y"
-    ds.StudyDate, ds.StudyDescription, ds.Modality = "20240131", "CHEST PA", "CR"
-    ds.Rows, ds.Columns = pixels.shape
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
-    ds.PixelData = pixels.tobytes()
     path = tmp_path / "study.dcm"
-    ds.save_as(path, enforce_file_format=True)
+    make_dicom(path, pixels, PatientName="DOE^JANE", PatientID="P42", PatientSex="F",
+               PatientAge="004Y", StudyDate="20240131", StudyDescription="CHEST PA",
+               Modality="CR")
     assert pydicom.dcmread(path).PatientID == "P42"
     open_and_wait(qtbot, tab, path)
     text = tab.patient_label.text()
