@@ -159,8 +159,13 @@ def test_scanner_executable_writes_a_csv_and_a_pdf_report(bundle, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     with open(out, newline="", encoding="utf-8") as handle:
         rows = {Path(row["path"]).name: row for row in csv.DictReader(handle)}
-    assert rows["film.png"]["status"] == "ok"
-    assert 0.0 <= float(rows["film.png"]["probability"]) <= 1.0
+    # Random noise is no chest film: the bundled model's not-an-X-ray head refuses it (with
+    # a model that has no such head it gets a probability). Either way the model ran.
+    film = rows["film.png"]
+    if film["status"] == "not_xray":
+        assert "does not look like a chest X-ray" in film["message"]
+    else:
+        assert film["status"] == "ok" and 0.0 <= float(film["probability"]) <= 1.0
     assert rows["broken.jpeg"]["status"] == "error"
     data = report.read_bytes()
     assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
