@@ -40,6 +40,16 @@ def _activation_model(classifier, layer_names: list[str]):
     return cache[key]
 
 
+def _gradcam_layer(model) -> str:
+    """The last rectified convolutional map: Grad-CAM wants activations after the
+    non-linearity (a batch-normalised conv output is mostly negative, and the map's ReLU would
+    blank it); models without separate activations fall back to the last convolution."""
+    for layer in reversed(model.layers):
+        if type(layer).__name__ in ("Activation", "ReLU") and len(layer.output.shape) == 4:
+            return layer.name
+    return conv_layer_names(model)[-1]
+
+
 def feature_maps(classifier, model_input: np.ndarray, layer_name: str) -> np.ndarray:
     """Activations of ``layer_name`` for this image: ``(height, width, channels)`` floats."""
     extractor = _activation_model(classifier, [layer_name])
@@ -48,19 +58,31 @@ def feature_maps(classifier, model_input: np.ndarray, layer_name: str) -> np.nda
 
 
 def gradcam(classifier, model_input: np.ndarray, layer_name: str | None = None) -> np.ndarray:
-    """Grad-CAM heat map for P(pneumonia), ``(size, size)`` in 0..1 (1 = most pneumonia-like).
+    """Grad-CAM heat map for pneumonia, ``(size, size)`` in 0..1 (1 = most pneumonia-like).
 
-    Uses the last convolution unless ``layer_name`` is given; the map is upsampled to the
+    The model's last layer must be the dense sigmoid unit (as every model of the training
+    package has); the gradient is taken of its logit.
+
+    Uses the last rectified conv map unless ``layer_name`` is given; the map is upsampled to the
     model's input size so it overlays the image it was computed from.
     """
+    import keras
     import tensorflow as tf
 
-    layer_name = layer_name or conv_layer_names(classifier.model)[-1]
-    extractor = _activation_model(classifier, [layer_name])
+    model = classifier.model
+    layer_name = layer_name or _gradcam_layer(model)
+    head = model.layers[-1]
+    # Differentiate the logit, not the sigmoid: for a confident film (P = 0.9999) the
+    # sigmoid's gradient vanishes and the map would come out blank.
+    cache = classifier.__dict__.setdefault("_gradcam_models", {})
+    if layer_name not in cache:
+        cache[layer_name] = keras.Model(
+            model.input, [model.get_layer(layer_name).output, head.input]
+        )
     batch = tf.convert_to_tensor(model_input[None].astype(np.float32))
     with tf.GradientTape() as tape:
-        activations, probability = extractor(batch, training=False)
-        score = probability[:, 0]
+        activations, penultimate = cache[layer_name](batch, training=False)
+        score = tf.matmul(penultimate, head.kernel)[:, 0] + head.bias[0]
     gradients = tape.gradient(score, activations)
     weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
     cam = tf.nn.relu(tf.reduce_sum(weights * activations, axis=-1))[0]

@@ -68,3 +68,19 @@ def test_lime_reports_progress_two_columns_and_can_be_cancelled(tiny_classifier,
     cancel.set()
     with pytest.raises(ExplanationCancelled):
         lime_explanation(tiny_classifier, model_input, num_samples=60, cancel=cancel)
+
+
+def test_gradcam_is_not_blank_for_a_confident_film():
+    """The bundled model calls this film PNEUMONIA with P ~ 1; a map taken through the
+    saturated sigmoid came out empty."""
+    from pneumo_desktop.core.model import Classifier
+    from tests.conftest import MODELS_DIR, real_data_dir
+
+    film = real_data_dir() / "test" / "PNEUMONIA" / "person100_bacteria_477.jpeg"
+    classifier = Classifier(MODELS_DIR)
+    from pneumo_desktop.core.imaging import load_image
+
+    model_input = classifier.prepare(load_image(film))
+    assert classifier.classify(model_input).probability > 0.999
+    cam = gradcam(classifier, model_input)
+    assert cam.max() > 0.9 and (cam > 0.2).mean() > 0.02  # bilinear upsampling softens the peak
