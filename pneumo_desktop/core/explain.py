@@ -28,15 +28,19 @@ def conv_layer_names(model) -> list[str]:
     return [layer.name for layer in model.layers if type(layer).__name__ == "Conv2D"]
 
 
-def _activation_model(classifier, layer_names: list[str]):
+def _submodel(classifier, layer_name: str, with_head_input: bool = False):
+    """The model cut at ``layer_name`` (plus the last layer's input, for Grad-CAM), built once
+    per classifier: building a Keras model costs more than running it."""
     import keras
 
-    cache = classifier.__dict__.setdefault("_activation_models", {})
-    key = tuple(layer_names)
+    cache = classifier.__dict__.setdefault("_submodels", {})
+    key = (layer_name, with_head_input)
     if key not in cache:
         model = classifier.model
-        outputs = [model.get_layer(name).output for name in layer_names]
-        cache[key] = keras.Model(model.input, [*outputs, model.output])
+        output = model.get_layer(layer_name).output
+        if with_head_input:
+            output = [output, model.layers[-1].input]
+        cache[key] = keras.Model(model.input, output)
     return cache[key]
 
 
@@ -52,8 +56,9 @@ def _gradcam_layer(model) -> str:
 
 def feature_maps(classifier, model_input: np.ndarray, layer_name: str) -> np.ndarray:
     """Activations of ``layer_name`` for this image: ``(height, width, channels)`` floats."""
-    extractor = _activation_model(classifier, [layer_name])
-    activations, _ = extractor(model_input[None].astype(np.float32), training=False)
+    activations = _submodel(classifier, layer_name)(
+        model_input[None].astype(np.float32), training=False
+    )
     return np.asarray(activations)[0]
 
 
@@ -66,22 +71,16 @@ def gradcam(classifier, model_input: np.ndarray, layer_name: str | None = None) 
     Uses the last rectified conv map unless ``layer_name`` is given; the map is upsampled to the
     model's input size so it overlays the image it was computed from.
     """
-    import keras
     import tensorflow as tf
 
     model = classifier.model
-    layer_name = layer_name or _gradcam_layer(model)
     head = model.layers[-1]
+    extractor = _submodel(classifier, layer_name or _gradcam_layer(model), with_head_input=True)
     # Differentiate the logit, not the sigmoid: for a confident film (P = 0.9999) the
     # sigmoid's gradient vanishes and the map would come out blank.
-    cache = classifier.__dict__.setdefault("_gradcam_models", {})
-    if layer_name not in cache:
-        cache[layer_name] = keras.Model(
-            model.input, [model.get_layer(layer_name).output, head.input]
-        )
     batch = tf.convert_to_tensor(model_input[None].astype(np.float32))
     with tf.GradientTape() as tape:
-        activations, penultimate = cache[layer_name](batch, training=False)
+        activations, penultimate = extractor(batch, training=False)
         score = tf.matmul(penultimate, head.kernel)[:, 0] + head.bias[0]
     gradients = tape.gradient(score, activations)
     weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)

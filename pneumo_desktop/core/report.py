@@ -28,9 +28,9 @@ def result_row(result) -> dict:
         "probability": _number(result.probability),
         "prediction": result.prediction or "",
         "message": result.message,
-        "reason": getattr(result, "reason", ""),
-        "subtype": getattr(result, "subtype", None) or "",
-        "subtype_probability": _number(getattr(result, "subtype_probability", None)),
+        "reason": result.reason,
+        "subtype": result.subtype or "",
+        "subtype_probability": _number(result.subtype_probability),
     }
     for column in ("review", "corrected_label", "note"):
         if hasattr(result, column):

@@ -212,9 +212,8 @@ class ResultStore:
                 " corrected_label=NULL, note=NULL, reviewed_at=NULL",
                 (
                     scan_id, result.path, size, mtime_ns, result.status, result.probability,
-                    result.prediction, result.message, getattr(result, "reason", ""),
-                    getattr(result, "subtype", None), getattr(result, "subtype_probability", None),
-                    _now(),
+                    result.prediction, result.message, result.reason, result.subtype,
+                    result.subtype_probability, _now(),
                 ),
             )
 

@@ -29,6 +29,7 @@ def test_feature_maps_of_every_convolution(tiny_classifier, model_input):
     names = conv_layer_names(tiny_classifier.model)
     assert names == ["conv1", "conv2", "conv3", "conv4", "conv5"]
     first, last = (feature_maps(tiny_classifier, model_input, n) for n in (names[0], names[-1]))
+    assert first.ndim == last.ndim == 3
     assert first.shape[-1] == 32 and last.shape[-1] == 256
     assert first.shape[0] > last.shape[0]
 
