@@ -25,6 +25,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--limit-per-class", type=int, help="tiny subset, for smoke runs")
+    parser.add_argument(
+        "--split",
+        choices=("patient", "patient_earliest", "image"),
+        help="how validation is carved out of train (default: the model's preset)",
+    )
 
 
 def _overrides(args) -> dict:
@@ -35,6 +40,7 @@ def _overrides(args) -> dict:
         "batch_size": args.batch_size,
         "seed": args.seed,
         "limit_per_class": args.limit_per_class,
+        "split": args.split,
     }
 
 

@@ -58,7 +58,9 @@ class TrainConfig:
     cosine_decay: bool = True
     early_stopping_patience: int = 8
     val_fraction: float = 0.10
-    split: str = "patient"  # "patient" (correct) or "image" (the notebook's leaky split)
+    # "patient" (random patients), "patient_earliest" (the lowest patient numbers, a hold-out
+    # in acquisition time) or "image" (the notebook's leaky split, for its recipe only).
+    split: str = "patient"
     seed: int = 1337
     class_weights: bool = True
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)

@@ -135,15 +135,40 @@ def _fast_explainer_class():
                 (num_samples, n_features)
             )
             data[0, :] = 1
-            # Superpixel labels are 0..n-1, so rows[:, segments] maps each pixel to its flag.
+            # Superpixel labels are 0..n-1, so rows[:, index] maps each pixel to its flag;
+            # indexing the bool rows moves an eighth of the bytes the int rows would.
             index = np.searchsorted(np.unique(segments), segments)
+            flags = data.astype(bool)
             labels = []
             for start in range(0, num_samples, batch_size):
-                keep = data[start : start + batch_size][:, index].astype(bool)[..., None]
+                keep = flags[start : start + batch_size][:, index][..., None]
                 labels.extend(classifier_fn(np.where(keep, image, fudged_image)))
             return data, np.array(labels)
 
     return FastLimeImageExplainer
+
+
+#: Superpixels per film. About 80 regions keep each lobe split into a few pieces while 1000
+#: samples still see every region switched on and off ~500 times.
+SUPERPIXELS = 80
+
+
+def film_superpixels(image: np.ndarray) -> np.ndarray:
+    """SLIC superpixels of a grey film (``(size, size, 1)`` in 0..255), labels 0..n-1.
+
+    lime's default, quickshift on an RGB copy, took about 0.8 s per 224-px film here, against
+    0.04 s for SLIC; compactness 0.2 (on 0..1 intensities) lets regions follow rib and
+    heart edges while staying compact enough to read as areas of lung.
+    """
+    from skimage.segmentation import slic
+
+    return slic(
+        image[..., 0] / 255.0,
+        n_segments=SUPERPIXELS,
+        compactness=0.2,
+        channel_axis=None,
+        start_label=0,
+    )
 
 
 def lime_explanation(
@@ -164,8 +189,8 @@ def lime_explanation(
     LIME expects of a classifier. ``progress(done, total)`` is called after each batch;
     setting ``cancel`` stops at the next batch.
     """
-    grey = model_input[..., 0].astype(np.float32)  # float32: half the memory traffic per sample
-    rgb = np.repeat(grey[..., None], 3, axis=-1)  # LIME's segmenter wants RGB
+    # One float32 channel: a third of the bytes per perturbed sample of LIME's float64 RGB.
+    grey = model_input[..., :1].astype(np.float32)
     done = 0
 
     def classifier_fn(images: np.ndarray) -> np.ndarray:
@@ -180,7 +205,7 @@ def lime_explanation(
 
     explainer = _fast_explainer_class()(random_state=random_state)
     explanation = explainer.explain_instance(
-        rgb,
+        grey,
         classifier_fn,
         labels=(1,),
         top_labels=None,
@@ -188,7 +213,7 @@ def lime_explanation(
         num_samples=num_samples,
         batch_size=batch_size,
         num_features=max(num_features, 1),
-        random_seed=random_state,
+        segmentation_fn=film_superpixels,
     )
     weights = {int(segment): float(weight) for segment, weight in explanation.local_exp[1]}
     ranked = sorted(weights, key=lambda s: abs(weights[s]), reverse=True)
