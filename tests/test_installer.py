@@ -1,7 +1,9 @@
 """The installer: build.spec builds a bundle that starts, verifies its model and classifies.
 
-Slow (a PyInstaller build of TensorFlow takes minutes): marked ``slow``; CI runs it. Builds into
-a temporary folder from the repository's committed ``models/`` (``PNEUMO_BUNDLE_MODELS``
+Slow (a PyInstaller build of TensorFlow takes minutes): marked ``slow``; CI runs it. Builds the
+way the README says, with ``tools/build_installer.py`` (its own environment with
+``tensorflow-cpu`` on Linux, kept in ``build/installer-venv`` for the next run), into a temporary
+folder from the repository's committed ``models/`` (``PNEUMO_BUNDLE_MODELS``
 overrides it, as for build.spec). ``PNEUMO_INSTALLER_BUNDLE=dist/pneumo-desktop`` checks an
 existing bundle instead of building one.
 """
@@ -26,7 +28,9 @@ pytestmark = pytest.mark.slow
 
 APP = "pneumo-desktop"
 EXE_SUFFIX = ".exe" if sys.platform.startswith("win") else ""
-MAX_BUNDLE_BYTES = int(1.5 * 2**30)
+# The issue's aim is a bundle under 1.2 GB; on Linux, with tensorflow-cpu, it is ~1.11 GB.
+# Windows is not measured yet: there the limit only catches a runaway bundle.
+MAX_BUNDLE_BYTES = int(1.2e9) if sys.platform.startswith("linux") else int(1.5 * 2**30)
 BUILD_TIMEOUT_S = 45 * 60
 RUN_TIMEOUT_S = 300
 # Qt modules the app does not use; build.spec keeps them out. Matched against file names.
@@ -61,9 +65,6 @@ def bundle(tmp_path_factory) -> Path:
     existing = os.environ.get("PNEUMO_INSTALLER_BUNDLE")
     if existing:
         return Path(existing).resolve()
-    pytest.importorskip(
-        "PyInstaller", reason="PyInstaller is not installed: pip install '.[build]'"
-    )
     models = Path(os.environ.get("PNEUMO_BUNDLE_MODELS") or MODELS_DIR)
     if not (models / "cnn_deep_aug.card.json").is_file():
         pytest.fail(
@@ -77,10 +78,7 @@ def bundle(tmp_path_factory) -> Path:
     done = subprocess.run(
         [
             sys.executable,
-            "-m",
-            "PyInstaller",
-            "build.spec",
-            "--noconfirm",
+            str(REPO_ROOT / "tools" / "build_installer.py"),
             "--distpath",
             str(dist),
             "--workpath",
@@ -95,7 +93,7 @@ def bundle(tmp_path_factory) -> Path:
     print(f"\ninstaller build took {time.perf_counter() - started:.0f} s")
     shutil.rmtree(work, ignore_errors=True)  # ~1.5 GB of intermediate files
     assert done.returncode == 0, (
-        f"PyInstaller failed:\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}"
+        f"the installer build failed:\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}"
     )
     return dist / APP
 
@@ -187,4 +185,6 @@ def test_bundle_holds_the_model_and_no_unused_qt(bundle):
 def test_bundle_size(bundle):
     size = _bundle_bytes(bundle)
     print(f"\ninstaller bundle: {size / 2**30:.2f} GiB ({size / 2**20:.0f} MiB) in {bundle}")
-    assert size < MAX_BUNDLE_BYTES, f"bundle is {size / 2**30:.2f} GiB, over the 1.5 GiB limit"
+    assert size < MAX_BUNDLE_BYTES, (
+        f"bundle is {size / 1e9:.2f} GB, over the {MAX_BUNDLE_BYTES / 1e9:.2f} GB limit"
+    )

@@ -25,6 +25,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--limit-per-class", type=int, help="tiny subset, for smoke runs")
+    parser.add_argument("--working-size", type=int, help="pixels the network computes at")
     parser.add_argument(
         "--split",
         choices=("patient", "patient_earliest", "image"),
@@ -41,6 +42,7 @@ def _overrides(args) -> dict:
         "seed": args.seed,
         "limit_per_class": args.limit_per_class,
         "split": args.split,
+        "working_size": args.working_size,
     }
 
 

@@ -88,6 +88,11 @@ MODEL_PRESETS: dict[str, dict] = {
         epochs=22,
         early_stopping_patience=6,
         equalize=True,
+        # Validation = the earliest training patients (see data.split_validation): the public
+        # test split holds the earliest patient numbers, and this is the hold-out that asks the
+        # same question of training data. Version 1.1.0 is the first model trained this way.
+        split="patient_earliest",
+        version="1.1.0",
         augment=AugmentConfig(
             contrast=0.3, brightness=0.2, gamma=0.4, sharpness=(0.25, 0.75)
         ),

@@ -68,8 +68,9 @@ def split_validation(
 
     ``by="patient"`` keeps every image of a patient on one side and draws patients per subtype,
     so both sides keep the class and bacteria/virus mix. ``by="patient_earliest"`` takes, per
-    subtype, the patients with the lowest numbers instead (a hold-out in acquisition time). ``by="image"`` reproduces the original
-    notebook's leaky split and exists only for that recipe.
+    subtype, the patients with the lowest numbers instead (a hold-out in acquisition time).
+    ``by="image"`` reproduces the original notebook's leaky split and exists only for that
+    recipe.
     """
     rng = random.Random(seed)
     if by == "image":

@@ -48,6 +48,18 @@ def test_patient_split_keeps_each_patient_on_one_side():
     assert data.split_validation(records, 0.1, seed=4)[1] != val
 
 
+def test_earliest_split_holds_out_the_lowest_patient_numbers_per_subtype():
+    records = _records(90, 4)
+    train, val = data.split_validation(records, 0.1, seed=3, by="patient_earliest")
+    assert not {r.patient for r in train} & {r.patient for r in val}
+    for subtype in ("normal", "bacteria", "virus"):
+        held_out = {data.patient_number(r.patient) for r in val if r.subtype == subtype}
+        kept = {data.patient_number(r.patient) for r in train if r.subtype == subtype}
+        assert held_out and max(held_out) < min(kept)
+    # No randomness: every seed gives the same hold-out.
+    assert data.split_validation(records, 0.1, seed=4, by="patient_earliest")[1] == val
+
+
 def test_real_training_set_split_has_no_shared_patient():
     root = real_data_dir()
     records = data.list_split(root / "train")
