@@ -44,6 +44,23 @@ def _submodel(classifier, layer_name: str, with_head_input: bool = False):
     return cache[key]
 
 
+def pneumonia_logits(classifier, images: np.ndarray) -> np.ndarray:
+    """The log-odds of pneumonia (the sigmoid unit's input) for a batch of model inputs.
+
+    Needs the model's last layer to be the dense sigmoid unit, as for :func:`gradcam`.
+    """
+    model = classifier.model
+    head = model.layers[-1]
+    kernel, bias = (np.asarray(w, dtype=np.float64) for w in head.get_weights())
+    extractor = _submodel(classifier, model.layers[-2].name)
+    out = []
+    for start in range(0, len(images), classifier.batch_size):
+        batch = np.asarray(images[start : start + classifier.batch_size], dtype=np.float32)
+        penultimate = np.asarray(extractor(batch, training=False), dtype=np.float64)
+        out.append((penultimate @ kernel)[:, 0] + bias[0])
+    return np.concatenate(out) if out else np.zeros(0)
+
+
 def _gradcam_layer(model) -> str:
     """The last rectified convolutional map: Grad-CAM wants activations after the
     non-linearity (a batch-normalised conv output is mostly negative, and the map's ReLU would
@@ -185,9 +202,12 @@ def lime_explanation(
     """LIME over superpixels for P(pneumonia).
 
     The classifier function gets LIME's perturbed images in the same 0..255 range as the model
-    input (no second division by 255) and returns two columns, P(NORMAL) and P(PNEUMONIA), as
-    LIME expects of a classifier. ``progress(done, total)`` is called after each batch;
-    setting ``cancel`` stops at the next batch.
+    input (no second division by 255). LIME fits its local linear model to the **log-odds** of
+    pneumonia (columns: -logit, logit), not to the probability: on a confident film
+    P(pneumonia) stays at 1.000 whatever is hidden, and a linear fit to a saturated value
+    explains nothing (local R² near 0), while the log-odds still move.
+    ``progress(done, total)`` is called after each batch; setting ``cancel`` stops at the next
+    batch.
     """
     # One float32 channel: a third of the bytes per perturbed sample of LIME's float64 RGB.
     grey = model_input[..., :1].astype(np.float32)
@@ -197,11 +217,11 @@ def lime_explanation(
         nonlocal done
         if cancel is not None and cancel.is_set():
             raise ExplanationCancelled("explanation cancelled")
-        pneumonia = classifier.predict_batch(images[..., :1])
+        logits = pneumonia_logits(classifier, images[..., :1])
         done += len(images)
         if progress is not None:
             progress(min(done, num_samples), num_samples)
-        return np.stack([1.0 - pneumonia, pneumonia], axis=1)
+        return np.stack([-logits, logits], axis=1)
 
     explainer = _fast_explainer_class()(random_state=random_state)
     explanation = explainer.explain_instance(
