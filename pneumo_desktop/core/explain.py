@@ -28,37 +28,41 @@ def conv_layer_names(model) -> list[str]:
     return [layer.name for layer in model.layers if type(layer).__name__ == "Conv2D"]
 
 
-def _submodel(classifier, layer_name: str, with_head_input: bool = False):
-    """The model cut at ``layer_name`` (plus the last layer's input, for Grad-CAM), built once
-    per classifier: building a Keras model costs more than running it."""
+def _submodel(classifier, layer_name: str | None, with_head_input: bool = False):
+    """The model cut at ``layer_name`` and/or at the last layer's input (the penultimate
+    features, from which :func:`_head_logit` computes the logit), built once per classifier:
+    building a Keras model costs more than running it."""
     import keras
 
     cache = classifier.__dict__.setdefault("_submodels", {})
     key = (layer_name, with_head_input)
     if key not in cache:
         model = classifier.model
-        output = model.get_layer(layer_name).output
+        outputs = [model.get_layer(layer_name).output] if layer_name else []
         if with_head_input:
-            output = [output, model.layers[-1].input]
-        cache[key] = keras.Model(model.input, output)
+            outputs.append(model.layers[-1].input)
+        cache[key] = keras.Model(model.input, outputs[0] if len(outputs) == 1 else outputs)
     return cache[key]
 
 
-def pneumonia_logits(classifier, images: np.ndarray) -> np.ndarray:
-    """The log-odds of pneumonia (the sigmoid unit's input) for a batch of model inputs.
+def _head_logit(classifier, penultimate):
+    """The sigmoid unit's input (log-odds of pneumonia) from the penultimate features; the
+    model's last layer must be the dense sigmoid unit, as every model of the training
+    package has. Keras ops, so a GradientTape can differentiate it."""
+    from keras import ops
 
-    Needs the model's last layer to be the dense sigmoid unit, as for :func:`gradcam`.
-    """
-    model = classifier.model
-    head = model.layers[-1]
-    kernel, bias = (np.asarray(w, dtype=np.float64) for w in head.get_weights())
-    extractor = _submodel(classifier, model.layers[-2].name)
+    head = classifier.model.layers[-1]
+    return ops.matmul(penultimate, head.kernel)[:, 0] + head.bias[0]
+
+
+def pneumonia_logits(classifier, images: np.ndarray) -> np.ndarray:
+    """The log-odds of pneumonia for a batch of model inputs."""
+    extractor = _submodel(classifier, None, with_head_input=True)
     out = []
     for start in range(0, len(images), classifier.batch_size):
         batch = np.asarray(images[start : start + classifier.batch_size], dtype=np.float32)
-        penultimate = np.asarray(extractor(batch, training=False), dtype=np.float64)
-        out.append((penultimate @ kernel)[:, 0] + bias[0])
-    return np.concatenate(out) if out else np.zeros(0)
+        out.append(np.asarray(_head_logit(classifier, extractor(batch, training=False))))
+    return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
 
 def _gradcam_layer(model) -> str:
@@ -82,8 +86,7 @@ def feature_maps(classifier, model_input: np.ndarray, layer_name: str) -> np.nda
 def gradcam(classifier, model_input: np.ndarray, layer_name: str | None = None) -> np.ndarray:
     """Grad-CAM heat map for pneumonia, ``(size, size)`` in 0..1 (1 = most pneumonia-like).
 
-    The model's last layer must be the dense sigmoid unit (as every model of the training
-    package has); the gradient is taken of its logit.
+    The gradient is taken of the logit (see :func:`_head_logit`).
 
     Uses the last rectified conv map unless ``layer_name`` is given; the map is upsampled to the
     model's input size so it overlays the image it was computed from.
@@ -91,14 +94,13 @@ def gradcam(classifier, model_input: np.ndarray, layer_name: str | None = None) 
     import tensorflow as tf
 
     model = classifier.model
-    head = model.layers[-1]
     extractor = _submodel(classifier, layer_name or _gradcam_layer(model), with_head_input=True)
     # Differentiate the logit, not the sigmoid: for a confident film (P = 0.9999) the
     # sigmoid's gradient vanishes and the map would come out blank.
     batch = tf.convert_to_tensor(model_input[None].astype(np.float32))
     with tf.GradientTape() as tape:
         activations, penultimate = extractor(batch, training=False)
-        score = tf.matmul(penultimate, head.kernel)[:, 0] + head.bias[0]
+        score = _head_logit(classifier, penultimate)
     gradients = tape.gradient(score, activations)
     weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
     cam = tf.nn.relu(tf.reduce_sum(weights * activations, axis=-1))[0]

@@ -6,7 +6,7 @@ handed to the tabs when it arrives, so the window appears in about a second.
 
 from __future__ import annotations
 
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -31,25 +31,17 @@ def load_classifier(models_dir: Path):
     the process (segmentation fault in the first classification, reproduced in
     tests/ui/test_workers.py). Started elsewhere, it runs on pool threads without trouble.
     """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-tensorflow") as thread:
+        return thread.submit(_load_and_warm_up, models_dir).result()
+
+
+def _load_and_warm_up(models_dir: Path):
     from ..core.model import Classifier
 
-    outcome: dict = {}
-
-    def load() -> None:
-        try:
-            classifier = Classifier(models_dir)
-            size = classifier.input_size
-            classifier.predict_batch(np.zeros((1, size, size, classifier.channels), np.float32))
-            outcome["classifier"] = classifier
-        except Exception as error:  # handed to the worker, which reports it
-            outcome["error"] = error
-
-    thread = threading.Thread(target=load, name="load-tensorflow", daemon=True)
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["classifier"]
+    classifier = Classifier(models_dir)
+    size = classifier.input_size
+    classifier.predict_batch(np.zeros((1, size, size, classifier.channels), np.float32))
+    return classifier
 
 
 class MainWindow(QMainWindow):
