@@ -26,9 +26,10 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int)
     parser.add_argument("--limit-per-class", type=int, help="tiny subset, for smoke runs")
     parser.add_argument("--working-size", type=int, help="pixels the network computes at")
+    parser.add_argument("--mixup", type=float, help="mixup Beta(alpha, alpha); 0 disables")
     parser.add_argument(
         "--split",
-        choices=("patient", "patient_earliest", "image"),
+        choices=("patient", "patient_earliest", "patient_earliest_series", "image"),
         help="how validation is carved out of train (default: the model's preset)",
     )
 
@@ -43,6 +44,7 @@ def _overrides(args) -> dict:
         "limit_per_class": args.limit_per_class,
         "split": args.split,
         "working_size": args.working_size,
+        "mixup_alpha": args.mixup,
     }
 
 
@@ -74,6 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     heads_parser.add_argument("--out", type=Path, default=Path("models"))
     heads_parser.add_argument("--limit-per-class", type=int)
 
+    stress_parser = commands.add_parser(
+        "stress", help="validation films re-rendered as other machines would take them"
+    )
+    stress_parser.add_argument("--model-file", type=Path, required=True)
+    stress_parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    stress_parser.add_argument("--limit-per-class", type=int)
+    stress_parser.add_argument("--json", type=Path, help="also write the report here")
+
     compare_parser = commands.add_parser("compare", help="rebuild the comparison table")
     compare_parser.add_argument("--out", type=Path, default=Path("models"))
     compare_parser.add_argument("--note", action="append", default=[],
@@ -99,6 +109,15 @@ def main(argv: list[str] | None = None) -> int:
         config = config_for(args.model, data_dir=args.data_dir, out_dir=args.out,
                             limit_per_class=args.limit_per_class)
         fit_heads(args.out, args.model, config)
+        return 0
+    if args.command == "stress":
+        from .io import atomic_write_json
+        from .stress import format_report, run_stress
+
+        report = run_stress(args.model_file, args.data_dir, args.limit_per_class)
+        print(format_report(report))
+        if args.json:
+            atomic_write_json(args.json, report)
         return 0
     from .compare import write_comparison
 

@@ -22,7 +22,9 @@ class AugmentConfig:
     rotation_degrees: float = 10.0
     shift_fraction: float = 0.08
     shear_fraction: float = 0.0
-    zoom_fraction: float = 0.15
+    # A fraction f zooms in and out by up to f; a pair (low, high) gives Keras' RandomZoom range
+    # itself (negative zooms in, crops; positive zooms out, pads with black).
+    zoom_fraction: float | tuple[float, float] = 0.15
     # Zooming height and width independently changes the aspect ratio: the source films were
     # squashed to 224x224 from very different shapes, and the model must not learn the shape.
     independent_zoom: bool = True
@@ -32,6 +34,10 @@ class AugmentConfig:
     # Blur (0) .. unchanged (0.5) .. sharpened (1): machines and JPEG settings differ in
     # sharpness and noise, and the model must not read them as disease.
     sharpness: tuple[float, float] | None = None
+    # Per film, blend up to this much of a half-resolution copy in: the originals of the two
+    # classes differ in size (normals ~2.7 MP, pneumonias ~1.2 MP), so fine texture tells the
+    # class apart without any disease in it (training/stress.py measures how much it sways).
+    resolution_loss: float = 0.0
 
 
 NOTEBOOK_AUGMENT = AugmentConfig(
@@ -63,6 +69,10 @@ class TrainConfig:
     split: str = "patient"
     seed: int = 1337
     class_weights: bool = True
+    # Mixup (Zhang et al. 2018): train on convex blends of two films and of their labels, with
+    # the blend drawn from Beta(alpha, alpha); 0 disables it. It discourages the saturated,
+    # confident outputs a network gives to films unlike any it trained on.
+    mixup_alpha: float = 0.0
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)
     threshold_rule: str = "val_sensitivity"  # or "fixed_0.5" for the notebook recipe
     target_sensitivity: float = 0.99

@@ -44,7 +44,11 @@ def build_augmenter(config: TrainConfig):
             )
         )
     if aug.zoom_fraction:
-        zoom = (-aug.zoom_fraction, aug.zoom_fraction)
+        zoom = (
+            tuple(aug.zoom_fraction)
+            if isinstance(aug.zoom_fraction, (tuple, list))
+            else (-aug.zoom_fraction, aug.zoom_fraction)
+        )
         steps.append(
             layers.RandomZoom(zoom, zoom if aug.independent_zoom else None, fill_mode="constant")
         )
@@ -56,6 +60,8 @@ def build_augmenter(config: TrainConfig):
         steps.append(RandomGamma(aug.gamma))
     if aug.sharpness:
         steps.append(layers.RandomSharpness(aug.sharpness, value_range=(0, 255)))
+    if aug.resolution_loss:
+        steps.append(RandomResolutionLoss(aug.resolution_loss))
     return keras.Sequential(steps, name="augment")
 
 
@@ -88,6 +94,39 @@ def _random_gamma_class():
 
 def RandomGamma(factor: float):  # noqa: N802 - reads like the layer it builds
     return _random_gamma_class()(factor)
+
+
+def _random_resolution_loss_class():
+    import keras
+    from keras import ops
+
+    class RandomResolutionLoss(keras.layers.Layer):
+        """Per film, blend in up to ``factor`` of a copy resampled to half resolution and back:
+        a film from a smaller detector or a stronger downscale carries less fine texture, and
+        the network must not read the missing texture as disease."""
+
+        def __init__(self, factor: float, seed: int | None = None, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+            self.seed_generator = keras.random.SeedGenerator(seed)
+
+        def call(self, images, training=True):
+            if not training:
+                return images
+            height, width = images.shape[1], images.shape[2]
+            coarse = ops.image.resize(images, (height // 2, width // 2), interpolation="area")
+            coarse = ops.image.resize(coarse, (height, width), interpolation="bilinear")
+            batch = ops.shape(images)[0]
+            blend = keras.random.uniform(
+                (batch, 1, 1, 1), 0.0, self.factor, seed=self.seed_generator
+            )
+            return blend * coarse + (1.0 - blend) * images
+
+    return RandomResolutionLoss
+
+
+def RandomResolutionLoss(factor: float):  # noqa: N802 - reads like the layer it builds
+    return _random_resolution_loss_class()(factor)
 
 
 def build_dense_head(x, dropout: float = 0.0):

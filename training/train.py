@@ -92,7 +92,10 @@ def train(config: TrainConfig, log=print) -> dict:
         f"test {len(test_records)} images"
     )
     model = build_model(config)
-    train_ds = data.build_dataset(train_records, config, True, build_augmenter(config))
+    weights = data.class_weights(train_records) if config.class_weights else None
+    train_ds = data.build_dataset(
+        train_records, config, True, build_augmenter(config), mixup_weights=weights
+    )
     val_ds = data.build_dataset(val_records, config, False)
     test_ds = data.build_dataset(test_records, config, False)
     steps = int(np.ceil(len(train_records) / config.batch_size))
@@ -111,7 +114,8 @@ def train(config: TrainConfig, log=print) -> dict:
         train_ds,
         validation_data=val_ds,
         epochs=config.epochs,
-        class_weight=data.class_weights(train_records) if config.class_weights else None,
+        # Mixup batches carry their own (blended) class weights as sample weights.
+        class_weight=None if config.mixup_alpha else weights,
         callbacks=build_callbacks(config),
         shuffle=False,  # the dataset shuffles itself each epoch
         verbose=2,

@@ -60,6 +60,36 @@ def test_earliest_split_holds_out_the_lowest_patient_numbers_per_subtype():
     assert data.split_validation(records, 0.1, seed=4, by="patient_earliest")[1] == val
 
 
+def _normal_series_records() -> list[data.Record]:
+    """Normals in two series numbered independently (IM-* from 100, NORMAL2-* from 400)."""
+    records = []
+    for number in range(100, 140):
+        records.append(data.Record(f"/x/IM-{number:04d}-0001.jpeg", 0, "normal", f"N{number}"))
+    for number in range(400, 430):
+        name = f"/x/NORMAL2-IM-{number:04d}-0001.jpeg"
+        records.append(data.Record(name, 0, "normal", f"N{number}"))
+    for number in range(50):
+        subtype = ("bacteria", "virus")[number % 2]
+        records.append(data.Record(f"/x/person{number}_{subtype}_1.jpeg", 1, subtype, f"P{number}"))
+    return records
+
+
+def test_earliest_split_per_series_validates_on_both_normal_series():
+    records = _normal_series_records()
+    # The plain earliest hold-out takes every normal from the lower-numbered series ...
+    _, plain_val = data.split_validation(records, 0.1, seed=1, by="patient_earliest")
+    assert {data.stratum(r) for r in plain_val if r.label == 0} == {"normal/IM"}
+    # ... the per-series one takes the earliest 10% of each series.
+    train, val = data.split_validation(records, 0.1, seed=1, by="patient_earliest_series")
+    assert not {r.patient for r in train} & {r.patient for r in val}
+    held_out = {data.stratum(r): [] for r in val}
+    for r in val:
+        held_out[data.stratum(r)].append(data.patient_number(r.patient))
+    assert sorted(held_out["normal/IM"]) == [100, 101, 102, 103]
+    assert sorted(held_out["normal/NORMAL2"]) == [400, 401, 402]
+    assert set(held_out) == {"normal/IM", "normal/NORMAL2", "bacteria", "virus"}
+
+
 def test_real_training_set_split_has_no_shared_patient():
     root = real_data_dir()
     records = data.list_split(root / "train")
@@ -101,3 +131,19 @@ def test_list_split_reads_the_kaggle_layout(tiny_data_dir: Path):
     records = data.list_split(tiny_data_dir / "train")
     assert {r.label for r in records} == {0, 1}
     assert all(Path(r.path).exists() for r in records)
+
+
+def test_mixup_blends_pixels_labels_and_class_weights_alike():
+    import tensorflow as tf
+
+    tf.random.set_seed(7)
+    labels = tf.constant([0.0, 1.0] * 8)
+    # Each film is flat at 255 * label, so a blended film's value tells its blended label.
+    images = tf.reshape(labels, (-1, 1, 1, 1)) * tf.fill((16, 4, 4, 1), 255.0)
+    mixed, mixed_labels, weights = data.mix_batch(images, labels, 0.4, {0: 2.0, 1: 0.5})
+    mixed_labels = mixed_labels.numpy()
+    assert mixed.shape == images.shape
+    np.testing.assert_allclose(mixed.numpy()[:, 0, 0, 0] / 255.0, mixed_labels, atol=1e-5)
+    np.testing.assert_allclose(weights.numpy(), 2.0 - 1.5 * mixed_labels, atol=1e-5)
+    assert np.all((mixed_labels >= 0) & (mixed_labels <= 1))
+    assert np.any((mixed_labels > 0.01) & (mixed_labels < 0.99))  # something was blended
