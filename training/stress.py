@@ -127,7 +127,8 @@ def format_report(report: dict) -> str:
     lines = [
         f"{report['model']} {report['version']} at threshold {report['threshold']:.4f} "
         f"on {report['validation_images']} validation films",
-        f"{'shift':32s} {'normals flagged':>16s} {'pneumonia caught':>17s} {'median P(normal)':>17s}",
+        f"{'shift':32s} {'normals flagged':>16s} {'pneumonia caught':>17s} "
+        f"{'median P(normal)':>17s}",
     ]
     for name, row in report["shifts"].items():
         lines.append(

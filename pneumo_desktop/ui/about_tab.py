@@ -280,7 +280,8 @@ class AboutTab(QWidget):
                                           "no child's films fall on both sides",
                "image": "by image: a child's films can fall on both sides"}.get(split, split)
         # The earliest-patients hold-out draws nothing at random: no seed to show.
-        seed = "" if split.startswith("patient_earliest") else f", seed {info.get('split_seed', MISSING)}"
+        seed = ("" if split.startswith("patient_earliest")
+                else f", seed {info.get('split_seed', MISSING)}")
         text = (f"Validation carved out of train {how}; "
                 f"{format_rate(info.get('validation_fraction'))} of the patients{seed}.")
         layout.addWidget(_label(text, "data_split", wrap=True))

@@ -52,7 +52,8 @@ def test_report_counts_flags_per_shift_and_exposes_a_framing_reader(films):
     assert list(report) == list(stress.acquisition_shifts())
     row = report["unchanged"]
     assert row["normals_flagged"] == pytest.approx((probabilities[labels == 0] >= threshold).mean())
-    assert row["pneumonia_caught"] == pytest.approx((probabilities[labels == 1] >= threshold).mean())
+    caught = (probabilities[labels == 1] >= threshold).mean()
+    assert row["pneumonia_caught"] == pytest.approx(caught)
     medians = {name: row["median_p_normal"] for name, row in report.items()}
     # Zooming in moves what the top rows hold; sharpening the same framing barely does.
     zoom_change = abs(medians["zoomed in (x1.22 both ways)"] - medians["unchanged"])
@@ -60,7 +61,9 @@ def test_report_counts_flags_per_shift_and_exposes_a_framing_reader(films):
     assert zoom_change > 5 * jpeg_change
 
 
-def test_stress_command_reports_on_the_cards_validation_split(tiny_models_dir, tiny_data_dir, tmp_path):
+def test_stress_command_reports_on_the_cards_validation_split(
+    tiny_models_dir, tiny_data_dir, tmp_path
+):
     out = tmp_path / "stress.json"
     model_file = tiny_models_dir / "cnn_deep_aug.keras"
     status = training_main([
