@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     stress_parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     stress_parser.add_argument("--limit-per-class", type=int)
     stress_parser.add_argument("--json", type=Path, help="also write the report here")
+    stress_parser.add_argument("--card", action="store_true",
+                               help="record the report in the model's card (the app shows it)")
 
     compare_parser = commands.add_parser("compare", help="rebuild the comparison table")
     compare_parser.add_argument("--out", type=Path, default=Path("models"))
@@ -118,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         print(format_report(report))
         if args.json:
             atomic_write_json(args.json, report)
+        if args.card:
+            card_path = args.model_file.with_name(args.model_file.stem + ".card.json")
+            card = json.loads(card_path.read_text(encoding="utf-8"))
+            card["stress"] = {key: report[key] for key in ("validation_images", "shifts")}
+            atomic_write_json(card_path, card)
         return 0
     from .compare import write_comparison
 

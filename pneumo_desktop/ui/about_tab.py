@@ -151,8 +151,10 @@ class AboutTab(QWidget):
         else:
             data = card.data
             for box in (self._model_box(card), self._threshold_box(data),
-                        self._metrics_box(data), self._data_box(data), self._plots_box(card)):
-                column.addWidget(box)
+                        self._metrics_box(data), self._stress_box(data), self._data_box(data),
+                        self._plots_box(card)):
+                if box is not None:
+                    column.addWidget(box)
         column.addWidget(self._comparison_box(card))
         column.addWidget(self._citation_box(card))
         column.addStretch(1)
@@ -254,6 +256,34 @@ class AboutTab(QWidget):
             grid.addWidget(cell, row, col)
         grid.setColumnStretch(3, 1)
         return grid
+
+    def _stress_box(self, data: dict) -> QGroupBox | None:
+        """How the threshold's calls move when the validation films are re-rendered as another
+        machine might take them (``python -m training stress --card``); None without a report."""
+        stress = data.get("stress")
+        if not isinstance(stress, dict) or not isinstance(stress.get("shifts"), dict):
+            return None
+        box = QGroupBox("Robustness to how a film was taken (validation films, re-rendered)")
+        layout = QVBoxLayout(box)
+        layout.addWidget(_label(
+            f"The {stress.get('validation_images', MISSING)} validation films, changed as another "
+            "X-ray machine or export might change them, at the operating threshold. A model that "
+            "reads the lungs barely moves; large swings mean it also reads how the film was "
+            "taken, and films from other machines will be called less reliably.",
+            "stress_intro", wrap=True))
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(18)
+        for col, title in enumerate(("Change", "Normals flagged", "Pneumonias caught")):
+            grid.addWidget(QLabel(f"<b>{title}</b>"), 0, col)
+        for row, (name, values) in enumerate(stress["shifts"].items(), start=1):
+            values = values if isinstance(values, dict) else {}
+            grid.addWidget(QLabel(str(name)), row, 0)
+            for col, key in enumerate(("normals_flagged", "pneumonia_caught"), start=1):
+                text = format_rate(values.get(key))
+                grid.addWidget(_label(text, f"stress_{row}_{key}"), row, col)
+        grid.setColumnStretch(3, 1)
+        layout.addLayout(grid)
+        return box
 
     def _data_box(self, data: dict) -> QGroupBox:
         info = data.get("data", {})

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ from PIL import Image
 from tests.conftest import synthetic_xray
 from training import data, stress
 from training.__main__ import main as training_main
+from training.io import sha256_of
 
 
 @pytest.fixture()
@@ -64,17 +66,25 @@ def test_report_counts_flags_per_shift_and_exposes_a_framing_reader(films):
 def test_stress_command_reports_on_the_cards_validation_split(
     tiny_models_dir, tiny_data_dir, tmp_path
 ):
+    models = tmp_path / "models"  # a copy: --card rewrites the card of the session's model
+    shutil.copytree(tiny_models_dir, models)
+    card = json.loads((models / "cnn_deep_aug.card.json").read_text())
     out = tmp_path / "stress.json"
-    model_file = tiny_models_dir / "cnn_deep_aug.keras"
+    model_file = models / "cnn_deep_aug.keras"
     status = training_main([
         "stress", "--model-file", str(model_file), "--data-dir", str(tiny_data_dir),
-        "--json", str(out),
+        "--json", str(out), "--card",
     ])
     assert status == 0
     report = json.loads(out.read_text())
-    card = json.loads((tiny_models_dir / "cnn_deep_aug.card.json").read_text())
     assert report["validation_images"] == card["data"]["validation"]["total"]
     assert report["threshold"] == card["threshold"]["value"]
     assert set(report["shifts"]) == set(stress.acquisition_shifts())
     for row in report["shifts"].values():
         assert 0.0 <= row["normals_flagged"] <= 1.0 and 0.0 <= row["pneumonia_caught"] <= 1.0
+    # --card records it for the app's About tab; the model file and its checksum stay as they were.
+    card_path = models / "cnn_deep_aug.card.json"
+    updated = json.loads(card_path.read_text())
+    assert updated["stress"]["shifts"] == report["shifts"]
+    assert updated["sha256"] == card["sha256"] == sha256_of(model_file)
+    assert "stress" not in card

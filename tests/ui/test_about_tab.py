@@ -156,6 +156,20 @@ def test_handmade_card_values(qtbot, tmp_path):
     assert label(tab, "plot_roc").text() == "plot not found: handmade.roc.png"
 
 
+def test_stress_report_is_shown_when_the_card_has_one(qtbot, tmp_path):
+    plain = make_tab(qtbot, handmade_card(tmp_path / "plain"), tmp_path)
+    assert plain.findChild(QLabel, "stress_intro") is None
+    shifts = {"unchanged": {"normals_flagged": 0.063, "pneumonia_caught": 0.99},
+              "zoomed in": {"normals_flagged": 0.675, "pneumonia_caught": None}}
+    card = handmade_card(tmp_path / "stressed",
+                         stress={"validation_images": 1000, "shifts": shifts})
+    tab = make_tab(qtbot, card, tmp_path)
+    assert "1000 validation films" in label(tab, "stress_intro").text()
+    assert label(tab, "stress_1_normals_flagged").text() == "6.3 %"
+    assert label(tab, "stress_2_normals_flagged").text() == "67.5 %"
+    assert label(tab, "stress_2_pneumonia_caught").text() == "—"
+
+
 def test_set_card_updates_the_page(qtbot, tmp_path):
     tab = make_tab(qtbot, None, tmp_path)
     first = handmade_card(tmp_path / "a")
