@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from .io import atomic_write_bytes, atomic_write_json
+from .stress import stress_specificity
 
 COLUMNS = ("accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc")
 
@@ -30,6 +31,10 @@ def comparison_rows(cards: list[dict]) -> list[dict]:
                 "threshold_rule": card["threshold"]["chosen_on"],
                 "split": card["data"]["split"],
                 **{column: test[column] for column in COLUMNS},
+                "stress_specificity": (
+                    round(stress_specificity(card["stress"]["shifts"]), 3)
+                    if "stress" in card else None
+                ),
                 "train_minutes": round(card["training"]["seconds"] / 60, 1),
                 "epochs": card["training"]["epochs_run"],
             }
@@ -42,11 +47,13 @@ def write_comparison(models_dir: Path, notes: list[str] | None = None) -> list[d
     models_dir = Path(models_dir)
     rows = comparison_rows(load_cards(models_dir))
     atomic_write_json(models_dir / "comparison.json", {"models": rows, "notes": notes or []})
-    header = ["model", "split", "threshold", *COLUMNS, "train min", "epochs"]
+    header = ["model", "split", "threshold", *COLUMNS, "stress spec.", "train min", "epochs"]
     lines = [
         "# Model comparison on the 624-image test set",
         "",
-        "Each model at its card's operating threshold (chosen on validation, never on test).",
+        "Each model at its card's operating threshold (chosen on validation, never on test). "
+        "*stress spec.*: validation specificity averaged over the acquisition changes of "
+        "`python -m training stress` (validation films only; — where not measured).",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
@@ -54,6 +61,8 @@ def write_comparison(models_dir: Path, notes: list[str] | None = None) -> list[d
     for row in rows:
         cells = [row["model"], row["split"], f"{row['threshold']:.4f}"]
         cells += [f"{row[column]:.3f}" for column in COLUMNS]
+        stress = row["stress_specificity"]
+        cells += ["—" if stress is None else f"{stress:.3f}"]
         cells += [f"{row['train_minutes']}", str(row["epochs"])]
         lines.append("| " + " | ".join(cells) + " |")
     if notes:

@@ -123,6 +123,12 @@ def run_stress(model_file: Path, data_dir: Path, limit_per_class: int | None = N
     }
 
 
+def stress_specificity(shifts: dict) -> float:
+    """One number for a report: the specificity averaged over every row, unchanged included
+    (1.0 = no normal flagged under any change)."""
+    return float(np.mean([1.0 - row["normals_flagged"] for row in shifts.values()]))
+
+
 def format_report(report: dict) -> str:
     lines = [
         f"{report['model']} {report['version']} at threshold {report['threshold']:.4f} "
@@ -135,4 +141,5 @@ def format_report(report: dict) -> str:
             f"{name:32s} {row['normals_flagged']:16.3f} {row['pneumonia_caught']:17.3f} "
             f"{row['median_p_normal']:17.4f}"
         )
+    lines.append(f"stress specificity (mean over rows): {stress_specificity(report['shifts']):.3f}")
     return "\n".join(lines)

@@ -63,10 +63,11 @@ COMPARISON_COLUMNS = (
     ("model", "Model"), ("split", "Split"), ("threshold", "Threshold"),
     ("threshold_rule", "Chosen on"), ("accuracy", "Accuracy"), ("sensitivity", "Sensitivity"),
     ("specificity", "Specificity"), ("precision", "Precision"), ("f1", "F1"),
-    ("roc_auc", "ROC AUC"), ("train_minutes", "Train min"), ("epochs", "Epochs"),
+    ("roc_auc", "ROC AUC"), ("stress_specificity", "Stress spec."),
+    ("train_minutes", "Train min"), ("epochs", "Epochs"),
 )
 RATES = {"accuracy", "sensitivity", "specificity", "precision", "f1",
-         "recall_bacteria", "recall_virus"}
+         "recall_bacteria", "recall_virus", "stress_specificity"}
 MISSING = "—"
 
 

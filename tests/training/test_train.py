@@ -35,6 +35,20 @@ def test_comparison_table_lists_trained_models(tiny_models_dir, tmp_path):
     assert [row["model"] for row in rows] == ["cnn_deep_aug"]
     markdown = (tiny_models_dir / "comparison.md").read_text()
     assert "| cnn_deep_aug |" in markdown and "xception: not trained" in markdown
+    assert rows[0]["stress_specificity"] is None
+
+
+def test_comparison_averages_the_stress_rows_of_a_card(tiny_models_dir, tmp_path):
+    card = json.loads((tiny_models_dir / "cnn_deep_aug.card.json").read_text())
+    card["stress"] = {"validation_images": 10, "shifts": {
+        "unchanged": {"normals_flagged": 0.1, "pneumonia_caught": 1.0},
+        "zoomed in": {"normals_flagged": 0.5, "pneumonia_caught": 1.0},
+    }}
+    (tmp_path / "zoo").mkdir()
+    (tmp_path / "zoo" / "stressed.card.json").write_text(json.dumps(card))
+    rows = write_comparison(tmp_path)
+    assert rows[0]["stress_specificity"] == pytest.approx(0.7)
+    assert "| 0.700 |" in (tmp_path / "comparison.md").read_text()
 
 
 @pytest.mark.parametrize("name", ["xception", "resnet101"])
