@@ -71,7 +71,7 @@ def test_notebook_recipe_is_kept_under_its_own_name():
         "fixed_0.5",
     )
     assert config.channels == 3 and config.working_size == 224
-    assert config_for("cnn_deep_aug").split == "patient_earliest"
+    assert config_for("cnn_deep_aug").split == "patient_earliest_series"
     assert config_for("cnn").split == "patient"
 
 
