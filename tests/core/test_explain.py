@@ -72,16 +72,18 @@ def test_lime_reports_progress_two_columns_and_can_be_cancelled(tiny_classifier,
 
 
 def test_gradcam_is_not_blank_for_a_confident_film():
-    """The bundled model calls this film PNEUMONIA with P ~ 1; a map taken through the
-    saturated sigmoid came out empty."""
+    """A map taken through the saturated sigmoid of a film called PNEUMONIA with P ~ 1 came
+    out empty. The most confident of the first 40 test pneumonias is such a film, whichever
+    model is bundled."""
+    from pneumo_desktop.core.imaging import load_image
     from pneumo_desktop.core.model import Classifier
     from tests.conftest import MODELS_DIR, real_data_dir
 
-    film = real_data_dir() / "test" / "PNEUMONIA" / "person100_bacteria_477.jpeg"
+    films = sorted((real_data_dir() / "test" / "PNEUMONIA").glob("*.jpeg"))[:40]
     classifier = Classifier(MODELS_DIR)
-    from pneumo_desktop.core.imaging import load_image
-
-    model_input = classifier.prepare(load_image(film))
-    assert classifier.classify(model_input).probability > 0.999
+    inputs = np.stack([classifier.prepare(load_image(film)) for film in films])
+    probabilities = classifier.predict_batch(inputs)
+    model_input = inputs[int(np.argmax(probabilities))]
+    assert classifier.classify(model_input).probability > 0.9999
     cam = gradcam(classifier, model_input)
     assert cam.max() > 0.9 and (cam > 0.2).mean() > 0.02  # bilinear upsampling softens the peak
