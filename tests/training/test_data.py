@@ -97,6 +97,11 @@ def test_real_training_set_split_has_no_shared_patient():
     assert len(records) == 5216
     assert not {r.patient for r in train} & {r.patient for r in val}
     assert 0.08 < len({r.patient for r in val}) / len({r.patient for r in records}) < 0.13
+    # The bundled model's split validates on both normal series, with no patient shared.
+    train, val = data.split_validation(records, 0.1, seed=1337, by="patient_earliest_series")
+    assert not {r.patient for r in train} & {r.patient for r in val}
+    normals = [data.stratum(r) for r in val if r.label == 0]
+    assert normals.count("normal/IM") > 50 and normals.count("normal/NORMAL2") > 50
 
 
 def test_class_weights_balance_the_loss():
