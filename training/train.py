@@ -211,11 +211,14 @@ def train(config: TrainConfig, log=print) -> dict:
         "dataset_citation": DATASET_CITATION,
     }
     atomic_write_json(out_dir / f"{config.model_name}.card.json", card)
-    op = card["metrics"]["test"]["at_operating_threshold"]
+    # The log shows validation only: whoever compares runs by a rule written in advance must be
+    # able to apply it before seeing test. The test metrics are in the card, one step away.
+    op = card["metrics"]["validation"]["at_operating_threshold"]
     log(
-        f"{config.model_name}: threshold {threshold:.4f}; test sensitivity "
+        f"{config.model_name}: threshold {threshold:.4f}; validation sensitivity "
         f"{op['sensitivity']:.3f} specificity {op['specificity']:.3f} AUC {op['roc_auc']:.3f} "
-        f"({train_seconds:.0f} s, {epochs_run} epochs)"
+        f"({train_seconds:.0f} s, {epochs_run} epochs); test metrics in "
+        f"{out_dir / (config.model_name + '.card.json')}"
     )
     return card
 
