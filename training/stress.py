@@ -5,8 +5,8 @@ show a network leaning on how a film was *acquired* instead of on the lungs. In 
 such cues exist: the full-resolution originals of normal and pneumonia films differ in size
 (median 1684x1399 vs 1234x848 px) and so in aspect ratio once squashed to 224x224, and a single
 global sharpness statistic separates the two classes with ROC AUC 0.87. This module re-renders
-each validation film with one such change (blur, sharpening, a different aspect ratio, exposure
-JPEG quality) and reports, at the card's threshold, how many normals get flagged and how
+each validation film with one such change (blur, lower resolution, sharpening, a different
+aspect ratio or framing, JPEG quality) and reports, at the card's threshold, how many normals get flagged and how
 many pneumonias still get caught. A model that reads the lungs barely moves; one that reads the
 acquisition swings. It uses training data only; test films are never touched here.
 
