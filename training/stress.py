@@ -6,9 +6,9 @@ such cues exist: the full-resolution originals of normal and pneumonia films dif
 (median 1684x1399 vs 1234x848 px) and so in aspect ratio once squashed to 224x224, and a single
 global sharpness statistic separates the two classes with ROC AUC 0.87. This module re-renders
 each validation film with one such change (blur, lower resolution, sharpening, a different
-aspect ratio or framing, JPEG quality) and reports, at the card's threshold, how many normals get flagged and how
-many pneumonias still get caught. A model that reads the lungs barely moves; one that reads the
-acquisition swings. It uses training data only; test films are never touched here.
+aspect ratio or framing, JPEG quality) and reports, at the card's threshold, how many normals
+get flagged and how many pneumonias still get caught. A model that reads the lungs barely moves;
+one that reads the acquisition swings. It uses training data only; test films are never touched here.
 
 Exposure curves (gamma) are not among the shifts: the histogram equalisation in front of the
 model maps any monotone curve of a film to the same pixels, so they cannot move the output.
