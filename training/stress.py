@@ -8,7 +8,7 @@ global sharpness statistic separates the two classes with ROC AUC 0.87. This mod
 each validation film with one such change (blur, lower resolution, sharpening, a different
 aspect ratio or framing, JPEG quality) and reports, at the card's threshold, how many normals
 get flagged and how many pneumonias still get caught. A model that reads the lungs barely moves;
-one that reads the acquisition swings. It uses training data only; test films are never touched here.
+one that reads the acquisition swings. It uses training data only; test films are never touched.
 
 Exposure curves (gamma) are not among the shifts: the histogram equalisation in front of the
 model maps any monotone curve of a film to the same pixels, so they cannot move the output.
