@@ -135,16 +135,20 @@ def counts(records: list[Record]) -> dict[str, int]:
     return result
 
 
-def pillow_equalized(path: bytes) -> np.ndarray:
+def pillow_equalized(path: bytes, before_equalize=None) -> np.ndarray:
     """Decode, grey, resize and equalise with Pillow: the very calls the app makes
     (``imaging.load_image`` + ``to_model_input`` + ``ImageOps.equalize``), so the model sees
-    the same pixels in training and in the clinic."""
+    the same pixels in training and in the clinic. ``before_equalize`` (a function of the
+    224x224 grey PIL image) changes the film first, as another machine would have taken it
+    (``training.stress``)."""
     from PIL import Image, ImageOps
 
     with Image.open(path.decode() if isinstance(path, bytes) else path) as image:
         grey = image.convert("L")
     if grey.size != (INPUT_SIZE, INPUT_SIZE):
         grey = grey.resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR)
+    if before_equalize is not None:
+        grey = before_equalize(grey)
     return np.asarray(ImageOps.equalize(grey), dtype=np.float32)[..., None]
 
 

@@ -6,6 +6,7 @@ normalisation, so the app feeds every model the same way.
 
 from __future__ import annotations
 
+import functools
 import math
 
 from .config import INPUT_SIZE, TRANSFER_MODELS, TrainConfig
@@ -65,13 +66,16 @@ def build_augmenter(config: TrainConfig):
     return keras.Sequential(steps, name="augment")
 
 
-def _random_gamma_class():
+@functools.cache
+def _augmentation_layer_classes():
+    """The package's own augmentation layers, built on first use so that importing this module
+    does not import Keras."""
     import keras
     from keras import ops
 
-    class RandomGamma(keras.layers.Layer):
-        """Per-image gamma in [1/(1+g), 1+g] (log-uniform): exposure and detector curves differ
-        between clinics, and a model must not read the curve instead of the lungs."""
+    class PerFilmRandomLayer(keras.layers.Layer):
+        """Identity at inference; in training :meth:`augment` changes each film by an amount
+        drawn per film (:meth:`per_film_uniform`), up to ``factor``."""
 
         def __init__(self, factor: float, seed: int | None = None, **kwargs):
             super().__init__(**kwargs)
@@ -79,54 +83,43 @@ def _random_gamma_class():
             self.seed_generator = keras.random.SeedGenerator(seed)
 
         def call(self, images, training=True):
-            if not training:
-                return images
-            batch = ops.shape(images)[0]
+            return self.augment(images) if training else images
+
+        def per_film_uniform(self, images, low: float, high: float):
+            shape = (ops.shape(images)[0], 1, 1, 1)
+            return keras.random.uniform(shape, low, high, seed=self.seed_generator)
+
+    class RandomGamma(PerFilmRandomLayer):
+        """Per-image gamma in [1/(1+g), 1+g] (log-uniform): exposure and detector curves differ
+        between clinics, and a model must not read the curve instead of the lungs."""
+
+        def augment(self, images):
             limit = math.log(1.0 + self.factor)
-            log_gamma = keras.random.uniform(
-                (batch, 1, 1, 1), -limit, limit, seed=self.seed_generator
-            )
+            log_gamma = self.per_film_uniform(images, -limit, limit)
             scaled = ops.clip(images / 255.0, 0.0, 1.0)
             return 255.0 * ops.power(scaled + 1e-6, ops.exp(log_gamma))
 
-    return RandomGamma
-
-
-def RandomGamma(factor: float):  # noqa: N802 - reads like the layer it builds
-    return _random_gamma_class()(factor)
-
-
-def _random_resolution_loss_class():
-    import keras
-    from keras import ops
-
-    class RandomResolutionLoss(keras.layers.Layer):
+    class RandomResolutionLoss(PerFilmRandomLayer):
         """Per film, blend in up to ``factor`` of a copy resampled to half resolution and back:
         a film from a smaller detector or a stronger downscale carries less fine texture, and
         the network must not read the missing texture as disease."""
 
-        def __init__(self, factor: float, seed: int | None = None, **kwargs):
-            super().__init__(**kwargs)
-            self.factor = factor
-            self.seed_generator = keras.random.SeedGenerator(seed)
-
-        def call(self, images, training=True):
-            if not training:
-                return images
+        def augment(self, images):
             height, width = images.shape[1], images.shape[2]
             coarse = ops.image.resize(images, (height // 2, width // 2), interpolation="area")
             coarse = ops.image.resize(coarse, (height, width), interpolation="bilinear")
-            batch = ops.shape(images)[0]
-            blend = keras.random.uniform(
-                (batch, 1, 1, 1), 0.0, self.factor, seed=self.seed_generator
-            )
+            blend = self.per_film_uniform(images, 0.0, self.factor)
             return blend * coarse + (1.0 - blend) * images
 
-    return RandomResolutionLoss
+    return {"RandomGamma": RandomGamma, "RandomResolutionLoss": RandomResolutionLoss}
+
+
+def RandomGamma(factor: float):  # noqa: N802 - reads like the layer it builds
+    return _augmentation_layer_classes()["RandomGamma"](factor)
 
 
 def RandomResolutionLoss(factor: float):  # noqa: N802 - reads like the layer it builds
-    return _random_resolution_loss_class()(factor)
+    return _augmentation_layer_classes()["RandomResolutionLoss"](factor)
 
 
 def build_dense_head(x, dropout: float = 0.0):

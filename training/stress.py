@@ -71,24 +71,12 @@ def acquisition_shifts() -> dict[str, Shift]:
     }
 
 
-def render(path: str, shift: Shift) -> np.ndarray:
-    """The app's preprocessing (grey, 224x224, equalise) with ``shift`` applied before the
-    equalisation, as the film would arrive from another machine."""
-    from PIL import Image, ImageOps
-
-    with Image.open(path) as image:
-        grey = image.convert("L")
-    if grey.size != (INPUT_SIZE, INPUT_SIZE):
-        grey = grey.resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR)
-    return np.asarray(ImageOps.equalize(shift(grey)), dtype=np.float32)[..., None]
-
-
 def stress_report(model, records: list[data.Record], threshold: float, batch_size: int = 64):
     """Per shift: fraction of normals flagged and of pneumonias caught at ``threshold``."""
     labels = np.array([record.label for record in records])
     report = {}
     for name, shift in acquisition_shifts().items():
-        films = np.stack([render(record.path, shift) for record in records])
+        films = np.stack([data.pillow_equalized(record.path, shift) for record in records])
         probabilities = np.asarray(model.predict(films, batch_size=batch_size, verbose=0))
         flagged = probabilities.reshape(-1) >= threshold
         report[name] = {
