@@ -75,7 +75,8 @@ def self_test(models_dir: Path | None) -> int:
         return 1
     print(
         f"self-test OK: model {classifier.card.name} {classifier.card.version} "
-        f"(sha256 verified) on {classifier.device}; generated image -> {prediction.label} "
+        f"(sha256 verified) on {classifier.device}; generated image -> "
+        f"{prediction.verdict or prediction.status} "
         f"(P(pneumonia) = {prediction.probability:.3f})"
     )
     return 0

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .results import OperatingPoint, Prediction, ThresholdSource
+
 DEFAULT_MODEL_NAME = "cnn_deep_aug"
-LABELS = ("NORMAL", "PNEUMONIA")
 
 
 class ModelError(Exception):
@@ -100,6 +101,14 @@ class ModelCard:
     def model_path(self) -> Path:
         return self.path.parent / self.data["model_file"]
 
+    @property
+    def likely_threshold(self) -> float:
+        """The upper, high-specificity threshold of the ``likely`` band; cards written before
+        bands existed have none, and then the operating threshold is used (no ``possible``
+        band)."""
+        likely = self.data["threshold"].get("likely")
+        return float(likely["value"]) if likely else self.threshold
+
     def test_metrics(self) -> dict:
         return self.data.get("metrics", {}).get("test", {}).get("at_operating_threshold", {})
 
@@ -127,22 +136,6 @@ def compute_device() -> str:
         return "CPU"
     details = tf.config.experimental.get_device_details(gpus[0])
     return f"GPU: {details.get('device_name', gpus[0].name)}"
-
-
-@dataclass(frozen=True)
-class Prediction:
-    probability: float  # P(pneumonia), 0..1
-    label: str  # "NORMAL" or "PNEUMONIA" at the card's threshold, or NOT_XRAY
-    ood_distance: float | None = None  # distance from the training films' features
-    subtype: str | None = None  # "bacteria" / "virus" estimate, for PNEUMONIA only
-    virus_probability: float | None = None
-
-    @property
-    def is_xray(self) -> bool:
-        return self.label != NOT_XRAY
-
-
-NOT_XRAY = "NOT_XRAY"
 
 
 @dataclass(frozen=True)
@@ -218,6 +211,9 @@ class Classifier:
         except (OSError, ValueError, TypeError) as error:
             raise ModelError(f"cannot load {model_path.name}: {error}") from None
         self.batch_size = batch_size
+        self.operating_point = OperatingPoint(
+            self.card.threshold, self.card.likely_threshold, ThresholdSource.FACTORY
+        )
         self.device = compute_device()
         self.heads = self._load_heads(verify_checksum)
         self._with_features = None
@@ -245,7 +241,8 @@ class Classifier:
 
     @property
     def threshold(self) -> float:
-        return self.card.threshold
+        """The operating threshold in use (the card's, or a site profile's)."""
+        return self.operating_point.threshold
 
     @property
     def input_size(self) -> int:
@@ -261,9 +258,6 @@ class Classifier:
         Pure Pillow/numpy, so scan threads may call it in parallel."""
         pixels = image.pixels if hasattr(image, "pixels") else np.asarray(image)
         return prepare_input(pixels, self.input_size, self.channels, self.card.equalize)
-
-    def label_for(self, probability: float) -> str:
-        return LABELS[int(probability >= self.threshold)]
 
     def predict_batch(self, images: np.ndarray) -> np.ndarray:
         """P(pneumonia) for ``(N, size, size, channels)`` pixels in 0..255.
@@ -301,17 +295,24 @@ class Classifier:
             self.heads.virus_probabilities(pooled),
         )
 
-    def prediction_from(self, analysis: Analysis, index: int) -> Prediction:
-        probability = float(analysis.probabilities[index])
-        if analysis.ood_distances is None:
-            return Prediction(probability, self.label_for(probability))
-        distance = float(analysis.ood_distances[index])
-        if distance > self.heads.ood_threshold:
-            return Prediction(probability, NOT_XRAY, distance)
-        label = self.label_for(probability)
-        virus = float(analysis.virus_probabilities[index])
-        subtype = ("virus" if virus >= 0.5 else "bacteria") if label == "PNEUMONIA" else None
-        return Prediction(probability, label, distance, subtype, virus)
+    def classify_batch(self, model_inputs: np.ndarray) -> list[Prediction]:
+        """One :class:`Prediction` per model input, under :attr:`operating_point`."""
+        analysis = self.analyse_batch(model_inputs)
+        predictions = []
+        for index, probability in enumerate(analysis.probabilities):
+            if analysis.ood_distances is None:
+                predictions.append(Prediction.under(self.operating_point, probability))
+                continue
+            predictions.append(
+                Prediction.under(
+                    self.operating_point,
+                    probability,
+                    ood_distance=float(analysis.ood_distances[index]),
+                    ood_threshold=self.heads.ood_threshold,
+                    subtype_probability=float(analysis.virus_probabilities[index]),
+                )
+            )
+        return predictions
 
     def _as_batch(self, images: np.ndarray) -> np.ndarray:
         images = np.asarray(images, dtype=np.float32)
@@ -322,4 +323,4 @@ class Classifier:
         return images
 
     def classify(self, model_input: np.ndarray) -> Prediction:
-        return self.prediction_from(self.analyse_batch(model_input[None]), 0)
+        return self.classify_batch(model_input[None])[0]

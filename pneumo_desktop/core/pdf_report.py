@@ -321,8 +321,9 @@ def write_case_report(path: Path | str, image_path: Path | str, classifier, *,
         ax = figure.add_axes(box)
         _show_film(ax, film, cam_map)
         ax.set_title(title, fontsize=10)
-    colour = _COLOURS.get(prediction.label, "#555555")
-    figure.text(0.06, 0.44, prediction.label, fontsize=24, weight="bold", color="white",
+    verdict = prediction.verdict or "NOT AN X-RAY"
+    colour = _COLOURS.get(verdict, "#555555")
+    figure.text(0.06, 0.44, verdict, fontsize=24, weight="bold", color="white",
                 va="center", bbox={"boxstyle": "round,pad=0.3", "facecolor": colour,
                                    "edgecolor": colour})
     card = classifier.card

@@ -102,10 +102,8 @@ def _classify_batch(batch: list[Path], futures: list[Future], classifier) -> lis
             errors[path] = (f'Cannot open "{path.name}": not enough memory.', "memory")
     predictions = {}
     if inputs:
-        analysis = classifier.analyse_batch(np.stack(list(inputs.values())))
-        predictions = {
-            path: classifier.prediction_from(analysis, index) for index, path in enumerate(inputs)
-        }
+        batch_predictions = classifier.classify_batch(np.stack(list(inputs.values())))
+        predictions = dict(zip(inputs, batch_predictions, strict=True))
     results = []
     for path in batch:
         if path in errors:
@@ -133,9 +131,9 @@ def _classify_batch(batch: list[Path], futures: list[Future], classifier) -> lis
                 str(path),
                 STATUS_OK,
                 prediction.probability,
-                prediction.label,
+                prediction.verdict,
                 subtype=prediction.subtype,
-                subtype_probability=prediction.virus_probability,
+                subtype_probability=prediction.subtype_probability,
             )
         )
     return results

@@ -36,7 +36,6 @@ from pneumo_desktop.core.imaging import (
     load_image,
     to_model_input,
 )
-from pneumo_desktop.core.model import NOT_XRAY
 from pneumo_desktop.ui.explain_panel import ExplainPanel, JobTracker
 from pneumo_desktop.ui.image_view import DEFAULT_LEVEL, DEFAULT_WIDTH, ImageView
 from pneumo_desktop.ui.workers import FunctionWorker
@@ -47,7 +46,7 @@ _STYLES = {
     "NORMAL": "color: white; background: #1e7d32;",
     "pending": "color: #202020; background: #d0d0d0;",
     "error": "color: #3d2a00; background: #ffd978;",
-    NOT_XRAY: "color: #3d2a00; background: #ffd978;",
+    "not_xray": "color: #3d2a00; background: #ffd978;",
 }
 _BIG = "font-size: 22pt; font-weight: bold; padding: 6px; border-radius: 4px;"
 _SMALL = "font-size: 11pt; font-weight: bold; padding: 6px; border-radius: 4px;"
@@ -339,13 +338,13 @@ class ViewerTab(QWidget):
             return
         if not prediction.is_xray:
             # No verdict: the model was not made for this picture (see core.model.Heads).
-            self._show_verdict("Not a chest X-ray — not classified", NOT_XRAY)
+            self._show_verdict("Not a chest X-ray — not classified", "not_xray")
             self.probability_label.setText(
                 f"Feature distance {prediction.ood_distance:.0f} from the training films "
                 f"(limit {classifier.ood_threshold:.0f})"
             )
             return
-        self._show_verdict(prediction.label, prediction.label)
+        self._show_verdict(prediction.verdict, prediction.verdict)
         probability, threshold = prediction.probability, classifier.threshold
         digits = 3  # more only when 3 would print p == threshold beside a verdict that differs
         while digits < 6 and f"{probability:.{digits}f}" == f"{threshold:.{digits}f}":
@@ -353,7 +352,7 @@ class ViewerTab(QWidget):
         text = f"P(pneumonia) = {probability:.{digits}f} (threshold {threshold:.{digits}f})"
         if prediction.subtype is not None:
             text += (
-                f"\nLikely {prediction.subtype} (P(viral) = {prediction.virus_probability:.2f});"
+                f"\nLikely {prediction.subtype} (P(viral) = {prediction.subtype_probability:.2f});"
                 " secondary estimate"
             )
         self.probability_label.setText(text)

@@ -19,8 +19,8 @@ def test_classifier_predicts_probabilities_in_batches(tiny_classifier):
 
 def test_label_follows_the_card_threshold(tiny_classifier):
     threshold = tiny_classifier.threshold
-    assert tiny_classifier.label_for(threshold) == "PNEUMONIA"
-    assert tiny_classifier.label_for(np.nextafter(threshold, 0)) == "NORMAL"
+    assert tiny_classifier.operating_point.verdict(threshold) == "PNEUMONIA"
+    assert tiny_classifier.operating_point.verdict(np.nextafter(threshold, 0)) == "NORMAL"
 
 
 def test_device_is_reported(tiny_classifier):

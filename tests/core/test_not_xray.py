@@ -12,7 +12,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from pneumo_desktop.core.imaging import ImageLoadError, load_image
-from pneumo_desktop.core.model import NOT_XRAY, Classifier
+from pneumo_desktop.core.model import Classifier
+from pneumo_desktop.core.results import Status
 from pneumo_desktop.core.scan import list_images, scan_files
 from tests.conftest import MODELS_DIR, real_data_dir
 
@@ -91,9 +92,9 @@ def test_non_xrays_are_refused(bundled_classifier):
     items = non_xray_set()
     assert len(items) >= 40
     inputs = np.stack([bundled_classifier.prepare(pixels) for _, pixels in items])
-    analysis = bundled_classifier.analyse_batch(inputs)
-    labels = [bundled_classifier.prediction_from(analysis, i).label for i in range(len(items))]
-    missed = [name for (name, _), label in zip(items, labels, strict=True) if label != NOT_XRAY]
+    statuses = [prediction.status for prediction in bundled_classifier.classify_batch(inputs)]
+    missed = [name for (name, _), status in zip(items, statuses, strict=True)
+              if status is not Status.NOT_XRAY]
     caught = 1 - len(missed) / len(items)
     print(f"\nnon-X-rays caught: {caught:.1%} of {len(items)}; missed: {missed}")
     assert caught >= MIN_NON_XRAYS_CAUGHT, f"missed {missed}"

@@ -4,7 +4,8 @@ import shutil
 import numpy as np
 import pytest
 
-from pneumo_desktop.core.model import NOT_XRAY, Classifier, ModelChecksumError
+from pneumo_desktop.core.model import Classifier, ModelChecksumError
+from pneumo_desktop.core.results import Status, Verdict
 from training.config import config_for
 from training.heads import fit_heads
 
@@ -40,17 +41,17 @@ def test_classifier_uses_the_heads(models_with_heads):
                                atol=1e-5)
     assert analysis.ood_distances.shape == (3,)
     assert np.all((analysis.virus_probabilities >= 0) & (analysis.virus_probabilities <= 1))
-    prediction = classifier.prediction_from(analysis, 0)
-    if prediction.label == NOT_XRAY:
+    prediction = classifier.classify_batch(images)[0]
+    if prediction.status is Status.NOT_XRAY:
         assert prediction.subtype is None
-    elif prediction.label == "PNEUMONIA":
+    elif prediction.verdict is Verdict.PNEUMONIA:
         assert prediction.subtype in ("bacteria", "virus")
 
 
 def test_a_blank_image_is_not_an_xray(models_with_heads):
     classifier = Classifier(models_with_heads)
     blank = np.full((224, 224, 1), 255.0, dtype=np.float32)
-    assert classifier.classify(blank).label == NOT_XRAY
+    assert classifier.classify(blank).status is Status.NOT_XRAY
 
 
 def test_tampered_heads_file_is_refused(models_with_heads, tmp_path):

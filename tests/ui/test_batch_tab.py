@@ -35,9 +35,9 @@ class SlowClassifier:
     def __getattr__(self, name):
         return getattr(self._inner, name)
 
-    def predict_batch(self, images):
+    def classify_batch(self, images):
         time.sleep(self._delay)
-        return self._inner.predict_batch(images)
+        return self._inner.classify_batch(images)
 
 
 def write_films(folder: Path, count: int, garbage: bool = False, seed: int = 0) -> Path:

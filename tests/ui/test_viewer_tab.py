@@ -55,7 +55,7 @@ def test_open_shows_the_classifiers_verdict(qtbot, tab, folder, tiny_classifier)
     path = folder / "B.png"
     open_and_wait(qtbot, tab, path)
     expected = tiny_classifier.classify(tiny_classifier.prepare(load_image(path)))
-    assert tab.verdict_label.text() == expected.label
+    assert tab.verdict_label.text() == expected.verdict
     shown = re.fullmatch(r"P\(pneumonia\) = (\d\.\d+) \(threshold (\d\.\d+)\)",
                          tab.probability_label.text())
     assert shown is not None, tab.probability_label.text()

@@ -78,7 +78,7 @@ def test_model_loaded_and_first_called_on_pool_threads_does_not_crash(tiny_model
         classifier = run(load_classifier, {str(tiny_models_dir)!r})
         film = np.random.default_rng(0).uniform(0, 255, (224, 224, 1)).astype("float32")
         for _ in range(3):
-            print("label", run(classifier.classify, film).label)
+            print("label", run(classifier.classify, film).verdict)
         """
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True,
