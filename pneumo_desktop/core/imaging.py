@@ -7,8 +7,11 @@ Decisions:
   High-bit-depth images are stretched over their *actual* min..max, not 0..65535: a 12-bit
   detector stored in 16 bits would otherwise come out almost black. 8-bit images are left as
   they are, because the training JPEGs were not stretched either.
-* **DICOM**: modality LUT (rescale slope/intercept), then the VOI LUT or window the modality
-  chose, MONOCHROME1 inverted so bone is white, like every other format.
+* **DICOM** (see :mod:`.dicom`): recognised by its preamble whatever the file is called (CDs
+  and PACS exports have no suffix, or a UID for a name), or by a ``.dcm``/``.dicom`` suffix;
+  modality LUT (rescale slope/intercept), then the VOI LUT or window the modality chose,
+  MONOCHROME1 inverted so bone is white, like every other format; compressed pixel data
+  decoded by the bundled decoders; patient and study context in ``LoadedImage.dicom``.
 * **Aspect ratio not kept** in :func:`to_model_input`: the training images were squashed to
   224x224 with no padding, so the classifier must see inputs squashed the same way.
 * **JPEG draft decoding** (``min_side``): libjpeg can decode at 1/2, 1/4 or 1/8 scale inside
@@ -33,11 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pydicom
-import pydicom.pixels
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
-from pydicom.errors import InvalidDicomError
-from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from . import dicom
+from .dicom_context import DicomContext
+from .results import Reason
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".dcm", ".dicom"}
@@ -47,24 +50,6 @@ _PIL_FORMATS = ("JPEG", "PNG", "BMP", "TIFF")  # GIF, WebP, ... are not X-ray ex
 _OPEN_LOCK = threading.Lock()  # see _load_pillow
 _DRAFT_GAP = 2  # decode JPEGs at >= 2 x min_side, then resize properly (see top)
 _MAX_FILE_BYTES = 2 * 1024**3  # refuse before reading a multi-GB file into memory
-_DICOM_TAGS = (
-    "PatientName",
-    "PatientID",
-    "PatientSex",
-    "PatientAge",
-    "PatientBirthDate",
-    "StudyDate",
-    "StudyDescription",
-    "Modality",
-    "BodyPartExamined",
-    "ViewPosition",
-    "Manufacturer",
-)
-_UNCOMPRESSED_SYNTAX = {  # (implicit VR, little endian) -> transfer syntax
-    (True, True): ImplicitVRLittleEndian,
-    (False, True): ExplicitVRLittleEndian,
-    (False, False): ExplicitVRBigEndian,
-}
 # Magic numbers of the formats we read: a file that starts like an image but fails to decode
 # is "damaged", not "not an image".
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"II*\x00", b"MM\x00*")
@@ -73,9 +58,9 @@ _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"II*\x00", b"MM\x
 class ImageLoadError(Exception):
     """The file cannot be shown or classified; ``str(err)`` is meant for the user."""
 
-    def __init__(self, message: str, *, reason: str, path: str | None = None) -> None:
+    def __init__(self, message: str, *, reason: Reason, path: str | None = None) -> None:
         super().__init__(message)
-        self.reason = reason  # machine code: "missing", "empty", "truncated", "too_large", ...
+        self.reason = Reason(reason)  # the stable machine code (README lists them)
         self.path = path
 
 
@@ -85,12 +70,20 @@ class LoadedImage:
     path: str | None
     format: str  # "JPEG", "PNG", "BMP", "TIFF" or "DICOM"
     original_size: tuple[int, int]  # (width, height) at full resolution, as displayed
-    metadata: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)  # DICOM tags as text, for display
+    dicom: DicomContext | None = None  # patient and study context; None for other formats
 
 
 def is_supported(path: str | os.PathLike[str]) -> bool:
     """True when the file name has one of :data:`SUPPORTED_SUFFIXES` (any case)."""
     return Path(path).suffix.lower() in SUPPORTED_SUFFIXES
+
+
+def is_image_file(path: str | os.PathLike[str]) -> bool:
+    """True for a file the app reads: a supported suffix, or DICOM by content whatever its
+    name (no suffix, or one like the ".1" of a UID). Only a file whose suffix says nothing is
+    opened, and then only its first 132 bytes are read."""
+    return is_supported(path) or dicom.is_dicom_file(path)
 
 
 def load_image(path: str | os.PathLike[str], *, min_side: int | None = None) -> LoadedImage:
@@ -101,20 +94,21 @@ def load_image(path: str | os.PathLike[str], *, min_side: int | None = None) -> 
     p = Path(path)
     name = p.name or str(p)
 
-    def fail(reason: str, detail: str) -> ImageLoadError:
+    def fail(reason: Reason, detail: str) -> ImageLoadError:
         return _error(name, str(p), reason, detail)
 
     if not p.exists():
-        raise fail("missing", "file not found")
+        raise fail(Reason.MISSING, "file not found")
     if p.is_dir():
-        raise fail("not_a_file", "this is a folder, not an image file")
+        raise fail(Reason.NOT_A_FILE, "this is a folder, not an image file")
     try:
         size = p.stat().st_size
         if size > _MAX_FILE_BYTES:
-            raise fail("too_large", f"file is too large to open safely ({size // 2**20} MB)")
+            raise fail(Reason.TOO_LARGE, f"file is too large to open safely ({size // 2**20} MB)")
         data = p.read_bytes()
     except OSError as exc:  # permission denied, file vanished, network drive gone, ...
-        raise fail("unreadable", f"the file could not be read ({exc.strerror or exc})") from exc
+        detail = f"the file could not be read ({exc.strerror or exc})"
+        raise fail(Reason.UNREADABLE, detail) from exc
     return _load(data, name, str(p), min_side)
 
 
@@ -145,7 +139,7 @@ def to_model_input(
 # --------------------------------------------------------------------------- internals
 
 
-def _error(name: str, path: str | None, reason: str, detail: str) -> ImageLoadError:
+def _error(name: str, path: str | None, reason: Reason, detail: str) -> ImageLoadError:
     return ImageLoadError(f'Cannot open "{name}": {detail}.', reason=reason, path=path)
 
 
@@ -153,24 +147,25 @@ def _load(data: bytes, name: str, path: str | None, min_side: int | None) -> Loa
     if min_side is not None and min_side < 1:
         raise ValueError(f"min_side must be >= 1, got {min_side}")
     suffix = Path(name).suffix.lower()
-    # PACS exports often have no suffix at all; those are judged by content below.
-    if suffix and suffix not in SUPPORTED_SUFFIXES:
+    if not data:
+        raise _error(name, path, Reason.EMPTY, "file is empty (0 bytes)")
+    has_preamble = dicom.has_dicom_preamble(data)
+    # PACS exports often have no suffix, or a UID for a name ("....1"): DICOM is known by its
+    # preamble, and a file without a suffix is judged by its content below.
+    if suffix and suffix not in SUPPORTED_SUFFIXES and not has_preamble:
         raise _error(
             name,
             path,
-            "unsupported",
+            Reason.UNSUPPORTED,
             f'files of type "{suffix}" are not supported (use JPEG, PNG, BMP, TIFF or DICOM)',
         )
-    if not data:
-        raise _error(name, path, "empty", "file is empty (0 bytes)")
-    has_preamble = data[128:132] == b"DICM"
     if has_preamble or (suffix in _DICOM_SUFFIXES and not data.startswith(_IMAGE_MAGIC)):
         return _load_dicom(data, name, path, has_preamble)
     return _load_pillow(data, name, path, min_side)
 
 
 def _load_pillow(data: bytes, name: str, path: str | None, min_side: int | None) -> LoadedImage:
-    def fail(reason: str, detail: str) -> ImageLoadError:
+    def fail(reason: Reason, detail: str) -> ImageLoadError:
         return _error(name, path, reason, detail)
 
     try:
@@ -186,7 +181,7 @@ def _load_pillow(data: bytes, name: str, path: str | None, min_side: int | None)
             # Same limit again before any pixel is allocated (covers the decode, lock-free).
             limit = Image.MAX_IMAGE_PIXELS
             if limit is not None and width * height > limit:
-                raise fail("too_large", _too_large(width, height))
+                raise fail(Reason.TOO_LARGE, _too_large(width, height))
             orientation = _exif_orientation(im)
             if min_side is not None and fmt == "JPEG":
                 im.draft("L", (min_side * _DRAFT_GAP, min_side * _DRAFT_GAP))
@@ -197,16 +192,16 @@ def _load_pillow(data: bytes, name: str, path: str | None, min_side: int | None)
                     width, height = height, width
             pixels = _to_gray_u8(im)
             if pixels is None:
-                raise fail("unsupported", f"image colour mode {im.mode} is not supported")
+                raise fail(Reason.UNSUPPORTED, f"image colour mode {im.mode} is not supported")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise fail("too_large", _too_large(*_png_header_size(data))) from exc
+        raise fail(Reason.TOO_LARGE, _too_large(*_png_header_size(data))) from exc
     except UnidentifiedImageError as exc:  # before OSError: it is a subclass
         if data.startswith(_IMAGE_MAGIC):
-            raise fail("truncated", "file is truncated or damaged") from exc
-        raise fail("not_image", _not_image_detail(data)) from exc
+            raise fail(Reason.TRUNCATED, "file is truncated or damaged") from exc
+        raise fail(Reason.NOT_IMAGE, _not_image_detail(data)) from exc
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
         # Pillow reports "image file is truncated", "broken PNG file", zlib errors, ...
-        raise fail("truncated", "file is truncated or damaged") from exc
+        raise fail(Reason.TRUNCATED, "file is truncated or damaged") from exc
     return LoadedImage(pixels, path, fmt, (width, height), {})
 
 
@@ -278,92 +273,20 @@ def _not_image_detail(data: bytes) -> str:
 
 
 def _load_dicom(data: bytes, name: str, path: str | None, has_preamble: bool) -> LoadedImage:
-    def fail(reason: str, detail: str) -> ImageLoadError:
-        return _error(name, path, reason, detail)
-
     try:
-        # force=True: old or hand-made .dcm files often lack the 128-byte preamble + "DICM".
-        ds = pydicom.dcmread(io.BytesIO(data), force=not has_preamble)
-        # A forced read of a non-DICOM file "succeeds" with nonsense tags: demand a real group.
-        if not any(tag.group in (0x0008, 0x0010, 0x0020, 0x0028) for tag in ds.keys()):
-            raise fail("not_image", _not_image_detail(data))
-        if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
-            raise fail(
-                "dicom_no_pixels",
-                "DICOM file contains no image (no pixel data); "
-                "it may be a report or a structured document",
-            )
-        rows, cols = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
+        ds = dicom.read_dataset(data, has_preamble=has_preamble)
+        width, height = dicom.frame_size(ds)
         limit = Image.MAX_IMAGE_PIXELS
-        if limit is not None and rows * cols > limit:
-            raise fail("too_large", _too_large(cols, rows))
-        metadata = {k: str(ds.get(k)) for k in _DICOM_TAGS if str(ds.get(k) or "").strip()}
-        ds.ensure_file_meta()
-        tsuid = ds.file_meta.get("TransferSyntaxUID")
-        if tsuid is None:  # preamble-less files often lack it: use the encoding we parsed
-            implicit, little = ds.original_encoding
-            tsuid = _UNCOMPRESSED_SYNTAX.get((implicit, little), ExplicitVRLittleEndian)
-            ds.file_meta.TransferSyntaxUID = tsuid
-        try:
-            arr = ds.pixel_array
-        except (RuntimeError, NotImplementedError) as exc:
-            if tsuid.is_compressed:
-                raise fail("dicom_compressed", _compressed_detail(tsuid)) from exc
-            raise
-        if int(ds.get("NumberOfFrames") or 1) > 1:
-            arr = arr[0]  # multi-frame: the first frame is shown and classified
-        photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip()
-        if photometric in ("MONOCHROME1", "MONOCHROME2"):
-            arr = pydicom.pixels.apply_modality_lut(arr, ds)
-            arr = pydicom.pixels.apply_voi_lut(arr, ds)  # no VOI/window: unchanged -> min..max
-        else:
-            if photometric == "PALETTE COLOR":
-                arr = pydicom.pixels.apply_color_lut(arr, ds)
-            if arr.ndim == 3:  # RGB (pydicom already converted YBR) -> luma, as Pillow's "L"
-                arr = arr[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-    except ImageLoadError:
-        raise
-    except InvalidDicomError as exc:
-        raise fail("not_image", "not a valid DICOM file") from exc
-    except (
-        ValueError,
-        TypeError,
-        AttributeError,
-        KeyError,
-        IndexError,
-        OSError,
-        EOFError,
-        RuntimeError,
-        NotImplementedError,
-        struct.error,
-    ) as exc:
-        # Pixel data shorter than Rows x Columns, a broken header, an unknown encoding, ...
-        raise fail("truncated", "DICOM file is truncated or damaged") from exc
-    if arr.ndim != 2:
-        raise fail("unsupported", f"DICOM image of shape {arr.shape} is not supported")
-    pixels = _stretch(arr)
-    if photometric == "MONOCHROME1":  # stored with white = low values: invert so bone is white
+        if limit is not None and width * height > limit:
+            raise dicom.DicomError(Reason.TOO_LARGE, _too_large(width, height))
+        film = dicom.decode_film(ds)
+    except dicom.NotDicomError as exc:
+        detail = exc.detail if has_preamble else _not_image_detail(data)
+        raise _error(name, path, exc.reason, detail) from exc
+    except dicom.DicomError as exc:
+        raise _error(name, path, exc.reason, exc.detail) from exc
+    pixels = _stretch(film.values)
+    if film.monochrome1:  # stored with white = low values: invert so bone is white
         pixels = 255 - pixels
-    return LoadedImage(pixels, path, "DICOM", (pixels.shape[1], pixels.shape[0]), metadata)
-
-
-def _compressed_detail(tsuid: UID) -> str:
-    label = tsuid.name
-    if "2000" in label:
-        packages = "pylibjpeg and pylibjpeg-openjpeg"
-    elif "JPEG" in label:
-        packages = "pylibjpeg and pylibjpeg-libjpeg"
-    elif "RLE" in label:
-        packages = "pylibjpeg and pylibjpeg-rle"
-    else:
-        packages = "pylibjpeg or python-gdcm"
-    try:
-        installed = pydicom.pixels.get_decoder(tsuid).is_available
-    except NotImplementedError:  # pydicom knows no decoder at all for this syntax (e.g. video)
-        return f"compressed DICOM ({label}) is not supported: no decoder exists for it"
-    if installed:
-        return (
-            f"compressed DICOM ({label}) could not be decoded: the image data is damaged, "
-            f"or needs another decoder: install {packages}"
-        )
-    return f"compressed DICOM ({label}) needs a decoder that is not installed: install {packages}"
+    size = (pixels.shape[1], pixels.shape[0])
+    return LoadedImage(pixels, path, "DICOM", size, film.metadata, film.context)

@@ -1,0 +1,273 @@
+"""The DICOM half of :mod:`pneumo_desktop.core.imaging`: recognise DICOM by content, parse it,
+decode compressed pixel data, and say in words why a file cannot be read (no Qt).
+
+Decoders. pydicom 3 keeps one decoder per transfer syntax, each with plugins it tries in
+order until one succeeds (gdcm, then pylibjpeg, then Pillow/pyjpegls/pydicom's own). The app
+ships only permissively licensed ones: python-gdcm (JPEG lossy and lossless, JPEG-LS,
+JPEG 2000), pylibjpeg with pylibjpeg-openjpeg (JPEG 2000, HTJ2K) and pylibjpeg-rle (RLE),
+and pydicom's own RLE decoder. Not pylibjpeg-libjpeg: it is GPL-3. Every installed plugin
+decodes every syntax we promise (``tests/core/test_dicom_decode.py`` checks each one alone),
+so pydicom's default order is kept; when a plugin fails, pydicom falls through to the next.
+
+One gap is known: 12-bit *JPEG Extended* (lossy, process 2 and 4). pydicom's gdcm and Pillow
+plugins refuse it and pylibjpeg needs the GPL libjpeg, so it is reported as unsupported with
+what to do, not as a damaged file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pydicom.pixels
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.uid import (
+    JPEG2000,
+    UID,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    JPEGLossless,
+    JPEGLosslessSV1,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
+    RLELossless,
+)
+
+from .dicom_context import DicomContext
+from .results import Reason
+
+PREAMBLE_LENGTH = 132  # 128 bytes of preamble, then "DICM"
+DICOMDIR_NAME = "DICOMDIR"  # the index of a DICOM CD/USB stick: no image itself
+# The compressed transfer syntaxes CR/DR units send, which the bundled decoders must read.
+COMPRESSED_SYNTAXES: tuple[UID, ...] = (
+    JPEGLosslessSV1,
+    JPEGLossless,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
+    JPEG2000Lossless,
+    JPEG2000,
+    RLELossless,
+    JPEGBaseline8Bit,
+)
+_WHAT_TO_DO = "ask the X-ray unit or PACS to export it uncompressed, as JPEG Lossless or JPEG 2000"
+METADATA_TAGS = (
+    "PatientName",
+    "PatientID",
+    "PatientSex",
+    "PatientAge",
+    "PatientBirthDate",
+    "StudyDate",
+    "StudyDescription",
+    "Modality",
+    "BodyPartExamined",
+    "ViewPosition",
+    "Manufacturer",
+)
+_UNCOMPRESSED_SYNTAX = {  # (implicit VR, little endian) -> transfer syntax
+    (True, True): ImplicitVRLittleEndian,
+    (False, True): ExplicitVRLittleEndian,
+    (False, False): ExplicitVRBigEndian,
+}
+_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+_PARSE_ERRORS = (
+    ValueError,
+    TypeError,
+    AttributeError,
+    KeyError,
+    IndexError,
+    OSError,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    struct.error,
+)
+
+
+class DicomError(Exception):
+    """Why a DICOM file cannot be shown: a :class:`Reason` and a detail a radiologist can act
+    on (the caller adds the file name)."""
+
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class NotDicomError(DicomError):
+    """The file is not DICOM at all (the caller describes what it looks like instead)."""
+
+    def __init__(self, detail: str = "not a valid DICOM file") -> None:
+        super().__init__(Reason.NOT_IMAGE, detail)
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: comparing numpy arrays with == is ambiguous
+class DicomFilm:
+    """Decoded grey values of the first frame, after the modality and VOI LUTs (or the luma of
+    a colour image), not yet scaled to 8 bits."""
+
+    values: np.ndarray  # 2-D
+    monochrome1: bool  # stored with white = low values: invert for display
+    metadata: dict[str, str] = field(default_factory=dict)
+    context: DicomContext = field(default_factory=DicomContext)
+
+
+def has_dicom_preamble(head: bytes) -> bool:
+    """True when ``head`` (the first 132 bytes or more) is a DICOM file's preamble."""
+    return head[128:PREAMBLE_LENGTH] == b"DICM"
+
+
+def is_dicom_file(path: str | os.PathLike[str]) -> bool:
+    """True for a DICOM image file by content (preamble), whatever its name; False for the
+    DICOMDIR index and for anything unreadable. Reads 132 bytes."""
+    if Path(path).name.upper() == DICOMDIR_NAME:
+        return False
+    try:
+        with open(path, "rb") as handle:
+            return has_dicom_preamble(handle.read(PREAMBLE_LENGTH))
+    except OSError:  # a folder, a vanished file, no permission: not an image to list
+        return False
+
+
+def read_dataset(data: bytes, *, has_preamble: bool) -> Dataset:
+    """Parse ``data`` as DICOM with an image in it; :class:`DicomError` otherwise."""
+    try:
+        # force: old or hand-made .dcm files often lack the 128-byte preamble + "DICM".
+        ds = pydicom.dcmread(io.BytesIO(data), force=not has_preamble)
+    except InvalidDicomError as exc:
+        raise NotDicomError() from exc
+    except _PARSE_ERRORS as exc:
+        raise DicomError(Reason.TRUNCATED, "DICOM file is truncated or damaged") from exc
+    # A forced read of a non-DICOM file "succeeds" with nonsense tags: demand a real group.
+    if not any(tag.group in (0x0008, 0x0010, 0x0020, 0x0028) for tag in ds.keys()):
+        raise NotDicomError()
+    if not any(keyword in ds for keyword in _PIXEL_KEYWORDS):
+        raise DicomError(
+            Reason.NOT_IMAGE,
+            "DICOM file contains no image (no pixel data); "
+            "it may be a report or a structured document",
+        )
+    return ds
+
+
+def frame_size(ds: Dataset) -> tuple[int, int]:
+    """(width, height) of one frame as the header declares it; (0, 0) when it does not."""
+    try:
+        return int(ds.get("Columns") or 0), int(ds.get("Rows") or 0)
+    except (TypeError, ValueError):
+        return 0, 0
+
+
+def decode_film(ds: Dataset) -> DicomFilm:
+    """Decode the first frame of ``ds`` into grey values; :class:`DicomError` when it can't."""
+    metadata = {k: str(ds.get(k)) for k in METADATA_TAGS if str(ds.get(k) or "").strip()}
+    try:
+        tsuid = _transfer_syntax(ds)
+        arr = _pixel_array(ds, tsuid)
+        if int(ds.get("NumberOfFrames") or 1) > 1:
+            arr = arr[0]  # multi-frame: the first frame is shown and classified
+        photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip()
+        if photometric in ("MONOCHROME1", "MONOCHROME2"):
+            arr = pydicom.pixels.apply_modality_lut(arr, ds)
+            arr = pydicom.pixels.apply_voi_lut(arr, ds)  # no VOI/window: unchanged -> min..max
+        else:
+            if photometric == "PALETTE COLOR":
+                arr = pydicom.pixels.apply_color_lut(arr, ds)
+            if arr.ndim == 3:  # RGB (pydicom already converted YBR) -> luma, as Pillow's "L"
+                arr = arr[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+        context = DicomContext.from_dataset(ds)
+    except DicomError:
+        raise
+    except _PARSE_ERRORS as exc:
+        # Pixel data shorter than Rows x Columns, a broken header, an unknown encoding, ...
+        raise DicomError(Reason.TRUNCATED, "DICOM file is truncated or damaged") from exc
+    if arr.ndim != 2:
+        raise DicomError(Reason.UNSUPPORTED, f"DICOM image of shape {arr.shape} is not supported")
+    return DicomFilm(arr, photometric == "MONOCHROME1", metadata, context)
+
+
+def available_decoders() -> dict[UID, tuple[str, ...]]:
+    """The plugins installed for each of :data:`COMPRESSED_SYNTAXES` (empty: cannot decode).
+    For the self-test and the About page: which compressed DICOM this installation reads."""
+    return {uid: _plugins(uid) for uid in COMPRESSED_SYNTAXES}
+
+
+# --------------------------------------------------------------------------- internals
+
+
+def _transfer_syntax(ds: Dataset) -> UID:
+    ds.ensure_file_meta()
+    tsuid = ds.file_meta.get("TransferSyntaxUID")
+    if tsuid is None:  # preamble-less files often lack it: use the encoding we parsed
+        implicit, little = ds.original_encoding
+        tsuid = _UNCOMPRESSED_SYNTAX.get((implicit, little), ExplicitVRLittleEndian)
+        ds.file_meta.TransferSyntaxUID = tsuid
+    return UID(tsuid)
+
+
+def _pixel_array(ds: Dataset, tsuid: UID) -> np.ndarray:
+    encapsulated = _is_encapsulated(tsuid)
+    if encapsulated:
+        unsupported = _unsupported(ds, tsuid)
+        if unsupported:
+            raise DicomError(Reason.UNSUPPORTED_DICOM, unsupported)
+    try:
+        return ds.pixel_array
+    except (RuntimeError, NotImplementedError, ValueError) as exc:
+        if encapsulated:  # every installed plugin tried and failed
+            raise DicomError(
+                Reason.TRUNCATED,
+                f"compressed DICOM ({_words(tsuid)}) could not be decoded: "
+                "the image data is damaged or truncated",
+            ) from exc
+        raise
+
+
+def _is_encapsulated(tsuid: UID) -> bool:
+    try:
+        return bool(tsuid.is_encapsulated)
+    except ValueError:  # a UID pydicom does not know: not one of the native encodings
+        return tsuid not in _UNCOMPRESSED_SYNTAX.values()
+
+
+def _unsupported(ds: Dataset, tsuid: UID) -> str | None:
+    """Why no installed decoder reads this compressed pixel data, in words; None if one does."""
+    words = _words(tsuid)
+    try:
+        decoder = pydicom.pixels.get_decoder(tsuid)
+    except NotImplementedError:  # video, JPEG XL, a private syntax, ...
+        return f"compressed DICOM ({words}) cannot be read: no decoder reads it; {_WHAT_TO_DO}"
+    plugins = set(decoder.available_plugins)
+    if not plugins:
+        return (
+            f"compressed DICOM ({words}) cannot be read: its decoder is missing from this "
+            f"installation (reinstall the app), or {_WHAT_TO_DO}"
+        )
+    bits = int(ds.get("BitsStored") or 8)
+    if tsuid == JPEGExtended12Bit and bits > 8 and plugins <= {"gdcm", "pillow"}:
+        return (
+            f"compressed DICOM ({words}, {bits}-bit) cannot be read: no bundled decoder reads "
+            f"lossy JPEG with more than 8 bits; {_WHAT_TO_DO}"
+        )
+    return None
+
+
+def _plugins(uid: UID) -> tuple[str, ...]:
+    try:
+        return tuple(pydicom.pixels.get_decoder(uid).available_plugins)
+    except NotImplementedError:
+        return ()
+
+
+def _words(tsuid: UID) -> str:
+    name = tsuid.name
+    return name if name != str(tsuid) else f"transfer syntax {tsuid}"
