@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .imaging import ImageLoadError, is_supported, load_image
+from .imaging import ImageLoadError, is_image_file, load_image
 
 STATUS_OK = "ok"
 STATUS_ERROR = "error"
@@ -45,7 +45,7 @@ def list_images(folder: Path) -> list[Path]:
     for root, dirs, files in os.walk(folder):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
-            if not name.startswith(".") and is_supported(name):
+            if not name.startswith(".") and is_image_file(Path(root) / name):
                 found.append(Path(root) / name)
     return sorted(found)
 

@@ -137,8 +137,8 @@ class MainWindow(QMainWindow):
     def choose_image(self) -> None:
         start = self.settings.value("last_image_folder", str(Path.home()))
         patterns = " ".join(f"*{suffix}" for suffix in sorted(SUPPORTED_SUFFIXES))
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open X-ray", start, f"X-ray images ({patterns});;All files (*)"
+        path, _ = QFileDialog.getOpenFileName(  # all files first: DICOM often has no suffix
+            self, "Open X-ray", start, f"All files (*);;X-ray images ({patterns})"
         )
         if path:
             self.open_in_viewer(path)

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from pneumo_desktop.core.imaging import (
     ImageLoadError,
     LoadedImage,
-    is_supported,
+    is_image_file,
     load_image,
     to_model_input,
 )
@@ -91,7 +91,7 @@ def _load_job(request: int, path: str, image: LoadedImage | None, classifier) ->
 def folder_images(folder: Path) -> list[Path]:
     """Supported images of ``folder``, sorted case-insensitively by name."""
     try:
-        entries = [p for p in folder.iterdir() if is_supported(p) and p.is_file()]
+        entries = [p for p in folder.iterdir() if is_image_file(p) and p.is_file()]
     except OSError:
         return []
     return sorted(entries, key=lambda p: (p.name.casefold(), p.name))
