@@ -103,7 +103,11 @@ class Reason(StrEnum):
         return cls(_LEGACY_REASONS.get(text, text))
 
 
-_LEGACY_REASONS = {"dicom_compressed": "unsupported_dicom", "memory": "out_of_memory"}
+_LEGACY_REASONS = {
+    "dicom_compressed": "unsupported_dicom",
+    "dicom_no_pixels": "not_image",
+    "memory": "out_of_memory",
+}
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,7 @@ def test_enums_are_the_strings_the_store_and_csv_always_held():
 def test_reason_parse_reads_codes_older_versions_wrote():
     assert Reason.parse("dicom_compressed") is Reason.UNSUPPORTED_DICOM
     assert Reason.parse("memory") is Reason.OUT_OF_MEMORY
+    assert Reason.parse("dicom_no_pixels") is Reason.NOT_IMAGE
     assert Reason.parse("truncated") is Reason.TRUNCATED
     assert Reason.parse("") is None
     with pytest.raises(ValueError):
