@@ -85,7 +85,8 @@ def scan_main(argv: list[str] | None = None) -> int:
 
 def _scan(args, classifier, db_path: Path) -> int:
     from .core.batch import ResumeError, run_scan
-    from .core.report import write_csv
+    from .core.csv_export import write_csv
+    from .core.results import Status
     from .core.store import ResultStore
 
     with ResultStore(db_path) as store:
@@ -119,7 +120,7 @@ def _scan(args, classifier, db_path: Path) -> int:
         results = store.results(scan_id)
         info = store.scan(scan_id)
     write_csv(args.out, results)
-    failed = sum(r.status != "ok" for r in results)
+    failed = sum(r.status is not Status.OK for r in results)
     _say(f"pneumo-scan: wrote {args.out} ({len(results)} rows, {failed} unreadable files)")
     if args.report is not None:
         return _report(args.report, info, results, classifier)

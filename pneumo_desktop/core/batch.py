@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .scan import ScanResult, list_images, scan_files
-from .store import ResultStore
+from .results import ScanResult, ScanState
+from .scan import DEFAULT_BATCH_SIZE, list_images, scan_files
+from .store import ResultStore, model_sha256
 
 
 class ResumeError(Exception):
@@ -30,7 +31,7 @@ def run_scan(
     folder: Path | None = None,
     *,
     resume_scan_id: int | None = None,
-    batch_size: int = 32,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     cancel: threading.Event | None = None,
 ) -> Iterator[ScanProgress]:
     """Scan ``folder`` (new scan) or resume ``resume_scan_id``; every result is committed to
@@ -40,13 +41,14 @@ def run_scan(
         if folder is None:
             raise ValueError("give a folder to scan or a scan to resume")
         files = list_images(folder)
-        scan_id = store.start_scan(folder, classifier.card, len(files))
+        scan_id = store.start_scan(folder, classifier.card, len(files),
+                                   threshold=classifier.threshold)
     else:
         try:
             info = store.scan(resume_scan_id)
         except KeyError:
             raise ResumeError(f"there is no scan {resume_scan_id} to resume") from None
-        sha = classifier.card.data.get("sha256")
+        sha = model_sha256(classifier.card)
         if info.model_name and store.scan_model_sha256(resume_scan_id) not in (None, sha):
             raise ResumeError(
                 f"scan {resume_scan_id} was made with another model ({info.model_name} "
@@ -68,4 +70,4 @@ def run_scan(
         done += 1
         yield ScanProgress(scan_id, done, len(files), result)
     cancelled = cancel is not None and cancel.is_set() and done < len(files)
-    store.finish_scan(scan_id, "cancelled" if cancelled else "complete")
+    store.finish_scan(scan_id, ScanState.CANCELLED if cancelled else ScanState.COMPLETE)

@@ -9,6 +9,7 @@ the previous file or a complete new one.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import tempfile
 import textwrap
@@ -24,6 +25,7 @@ from PIL import Image
 
 from .explain import gradcam
 from .imaging import ImageLoadError, LoadedImage, load_image
+from .results import Reason, ReviewMark, Status, StoredResult, Verdict
 
 INTENDED_USE_LINE = (
     "Decision support for a radiologist; not a diagnosis. "
@@ -33,7 +35,7 @@ A4 = (8.27, 11.69)  # inches, portrait
 ROWS_PER_PAGE = 35
 GRID = (4, 3)  # thumbnail rows x columns per page
 DPI = 150  # images are rasterised at this resolution inside the PDF
-_COLOURS = {"PNEUMONIA": "#b3261e", "NORMAL": "#1e7d32"}  # the viewer's verdict colours
+_COLOURS = {Verdict.PNEUMONIA: "#b3261e", Verdict.NORMAL: "#1e7d32"}  # the viewer's colours
 _THUMB_PIXELS = 384  # longest side of an embedded thumbnail: 24 films stay a few MB
 _FILM_PIXELS = 1200  # longest side of the case report's film (~300 dpi at its printed size)
 _GRADCAM_NOTE = (
@@ -41,6 +43,8 @@ _GRADCAM_NOTE = (
     "It shows where the model looked, not where a lesion is."
 )
 Progress = Callable[[int, int], None]
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -74,7 +78,7 @@ def _page(number: int, total: int) -> Figure:
 
 def _callout(figure: Figure, y: float) -> None:
     """The intended-use line, boxed in the verdict red where it can't be missed."""
-    red = _COLOURS["PNEUMONIA"]
+    red = _COLOURS[Verdict.PNEUMONIA]
     figure.text(0.5, y, textwrap.fill(INTENDED_USE_LINE, 60), fontsize=12, weight="bold",
                 ha="center", va="center", color=red,
                 bbox={"boxstyle": "round,pad=0.6", "facecolor": "#fff4f3", "edgecolor": red})
@@ -95,14 +99,6 @@ def _local_time(iso: str | None) -> str:
         return dt.datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
     except ValueError:
         return iso
-
-
-def _probability_text(probability: float, threshold: float) -> str:
-    # More digits only where 3 would print P == threshold beside a verdict that differs.
-    digits = 3
-    while digits < 6 and f"{probability:.{digits}f}" == f"{threshold:.{digits}f}":
-        digits += 1
-    return f"P(pneumonia) = {probability:.{digits}f} (threshold {threshold:.{digits}f})"
 
 
 def _shrink(pixels: np.ndarray, longest: int) -> np.ndarray:
@@ -128,23 +124,23 @@ def _show_film(ax, pixels: np.ndarray, cam: np.ndarray | None = None) -> None:
 # ---------------------------------------------------------------------------- scan report
 
 
-def _status_text(result) -> str:
-    if result.status == "ok":
-        return "ok"
-    if result.status == "not_xray":
+def _status_text(result: StoredResult) -> str:
+    if result.status is Status.OK:
+        return str(Status.OK)
+    if result.status is Status.NOT_XRAY:
         return "not an X-ray"
-    return f"error: {result.reason or 'unreadable'}"
+    return f"{Status.ERROR}: {result.reason or Reason.UNREADABLE}"
 
 
-def _review_text(result) -> str:
-    if result.review == "disagree":
-        return f"disagree → {result.corrected_label or '?'}"
+def _review_text(result: StoredResult) -> str:
+    if result.review is ReviewMark.DISAGREE:
+        return f"{ReviewMark.DISAGREE} → {result.corrected_label or '?'}"
     return result.review or ""
 
 
-def _summary_page(figure: Figure, scan, results: list, flagged: int, shown: int,
+def _summary_page(figure: Figure, scan, results: list[StoredResult], flagged: int, shown: int,
                   with_cam: bool) -> None:
-    ok = [r for r in results if r.status == "ok"]
+    ok = [r for r in results if r.status is Status.OK]
     reviews = [r.review for r in results]
     total = "?" if scan.total_files is None else scan.total_files
     threshold = "—" if scan.threshold is None else f"{scan.threshold:.4f}"
@@ -158,12 +154,13 @@ def _summary_page(figure: Figure, scan, results: list, flagged: int, shown: int,
         ("Report written", dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")),
         ("", ""),
         ("Files with a result", f"{len(results)} of {total}"),
-        ("PNEUMONIA (flagged)", str(sum(r.prediction == "PNEUMONIA" for r in ok))),
-        ("NORMAL", str(sum(r.prediction == "NORMAL" for r in ok))),
-        ("Not an X-ray", str(sum(r.status == "not_xray" for r in results))),
-        ("Could not be read", str(sum(r.status == "error" for r in results))),
+        (f"{Verdict.PNEUMONIA} (flagged)", str(sum(r.verdict is Verdict.PNEUMONIA for r in ok))),
+        (str(Verdict.NORMAL), str(sum(r.verdict is Verdict.NORMAL for r in ok))),
+        ("Not an X-ray", str(sum(r.status is Status.NOT_XRAY for r in results))),
+        ("Could not be read", str(sum(r.status is Status.ERROR for r in results))),
         ("Reviewed", f"{sum(v is not None for v in reviews)} (agreed "
-                     f"{reviews.count('agree')}, disagreed {reviews.count('disagree')})"),
+                     f"{reviews.count(ReviewMark.AGREE)}, disagreed "
+                     f"{reviews.count(ReviewMark.DISAGREE)})"),
     ]
     figure.text(0.06, 0.93, "Pneumonia screening — scan report", fontsize=18, weight="bold")
     y = 0.87
@@ -203,7 +200,7 @@ def _table_page(figure: Figure, rows: list, first_rank: int, count: int) -> None
                                         zorder=0))
         probability = "" if result.probability is None else f"{result.probability:.3f}"
         cells = (str(first_rank + index), _short(Path(result.path).name, 44), probability,
-                 result.prediction or "—", result.subtype or "", _short(_status_text(result), 22),
+                 result.verdict or "—", result.subtype or "", _short(_status_text(result), 22),
                  _review_text(result))
         for (_header, x), text in zip(_COLUMNS, cells, strict=True):
             colour = _COLOURS.get(text, "black")
@@ -217,7 +214,7 @@ def _thumbnail(ax, result, classifier) -> None:
         side = classifier.input_size if classifier is not None else _THUMB_PIXELS
         loaded = load_image(result.path, min_side=side)
     except (ImageLoadError, MemoryError) as error:  # moved or deleted since the scan
-        reason = getattr(error, "reason", "memory")
+        reason = getattr(error, "reason", Reason.OUT_OF_MEMORY)
         ax.set_facecolor("#eeeeee")
         ax.set_xticks([])
         ax.set_yticks([])
@@ -252,8 +249,10 @@ def write_scan_report(path: Path | str, scan, results: list, classifier=None, *,
     suspicious PNEUMONIA films (with Grad-CAM when ``classifier`` is given). ``progress(page,
     pages)`` is called after each page. Raises OSError if ``path`` can't be written."""
     path, results = Path(path), list(results)
-    flagged = sorted((r for r in results if r.status == "ok" and r.prediction == "PNEUMONIA"),
-                     key=lambda r: -(r.probability or 0.0))
+    flagged = sorted(
+        (r for r in results if r.status is Status.OK and r.verdict is Verdict.PNEUMONIA),
+        key=lambda r: -(r.probability or 0.0),
+    )
     thumbnails = flagged[: max(0, max_flagged_thumbnails)]
     per_grid = GRID[0] * GRID[1]
     # Every page is known before the first is drawn, so each footer can say "page n/N".
@@ -276,6 +275,8 @@ def write_scan_report(path: Path | str, scan, results: list, classifier=None, *,
             pdf.savefig(figure)
             if progress is not None:
                 progress(number, len(pages))
+    log.info("wrote scan report %s (scan #%s, %d rows, %d flagged films shown)", path, scan.id,
+             len(results), len(thumbnails))
     return path
 
 
@@ -329,7 +330,7 @@ def write_case_report(path: Path | str, image_path: Path | str, classifier, *,
     card = classifier.card
     width, height = loaded.original_size
     lines = [
-        _probability_text(prediction.probability, classifier.threshold),
+        prediction.probability_text,
         f"Model: {card.name} {card.version}",
         f"File: {_short(Path(image_path).name, 80)} ({width} × {height} px, {loaded.format})",
         *_tag_lines(loaded.metadata),
@@ -341,4 +342,5 @@ def write_case_report(path: Path | str, image_path: Path | str, classifier, *,
     _callout(figure, 0.1)
     with _atomic_pdf(path, f"Pneumonia screening: {Path(image_path).name}") as pdf:
         pdf.savefig(figure)
+    log.info("wrote case report %s (%s)", path, Path(image_path).name)
     return path

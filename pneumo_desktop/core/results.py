@@ -71,6 +71,17 @@ class ReviewMark(StrEnum):
     DISAGREE = "disagree"
 
 
+class ScanState(StrEnum):
+    """Where a scan stands (the store's ``scans.state``)."""
+
+    RUNNING = "running"  # scanning now, or stopped without finishing: resumable
+    COMPLETE = "complete"
+    CANCELLED = "cancelled"  # stopped by the user (or a resume declined); still resumable
+    # Never stored: a run that failed with an error stays RUNNING in the store, to be resumed;
+    # FAILED is how the app reports that run's end.
+    FAILED = "error"
+
+
 class ThresholdSource(StrEnum):
     """Where the operating threshold of a verdict came from."""
 
@@ -153,6 +164,15 @@ class Prediction:
     @property
     def is_xray(self) -> bool:
         return self.status is Status.OK
+
+    @property
+    def probability_text(self) -> str:
+        """``P(pneumonia) = 0.512 (threshold 0.043)``: more digits only where three would
+        print P equal to the threshold beside a verdict that differs."""
+        probability, threshold, digits = self.probability, self.threshold, 3
+        while digits < 6 and f"{probability:.{digits}f}" == f"{threshold:.{digits}f}":
+            digits += 1
+        return f"P(pneumonia) = {probability:.{digits}f} (threshold {threshold:.{digits}f})"
 
     @classmethod
     def under(

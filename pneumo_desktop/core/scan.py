@@ -11,28 +11,21 @@ import os
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .imaging import ImageLoadError, is_image_file, load_image
+from .results import Reason, ScanResult
 
-STATUS_OK = "ok"
-STATUS_ERROR = "error"
-STATUS_NOT_XRAY = "not_xray"
+#: Files per ``classify_batch`` call: the batch the throughput benchmark measured with, used by
+#: ``pneumo-scan``, the app's batch scan and the benches alike.
+DEFAULT_BATCH_SIZE = 32
 
 
-@dataclass(frozen=True)
-class ScanResult:
-    path: str
-    status: str  # "ok", "error" or "not_xray"
-    probability: float | None = None  # P(pneumonia)
-    prediction: str | None = None  # "NORMAL" / "PNEUMONIA" at the card's threshold
-    message: str = ""
-    reason: str = ""  # for errors: ImageLoadError.reason ("truncated", "too_large", ...)
-    subtype: str | None = None  # "bacteria" / "virus" estimate for PNEUMONIA calls
-    subtype_probability: float | None = None  # P(virus | pneumonia)
+def default_decode_workers() -> int:
+    """Decoding threads of a scan: one per core, at most 8."""
+    return min(8, os.cpu_count() or 2)
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -63,7 +56,7 @@ def scan_files(
     files: Iterable[Path],
     classifier,
     *,
-    batch_size: int = 32,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     workers: int | None = None,
     cancel: threading.Event | None = None,
 ) -> Iterator[ScanResult]:
@@ -73,7 +66,7 @@ def scan_files(
     (Pillow and pydicom release the GIL while decoding).
     """
     files = [Path(f) for f in files]
-    workers = workers or min(8, (os.cpu_count() or 2))
+    workers = workers or default_decode_workers()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
 
         def submit(batch: list[Path]) -> list[Future]:
@@ -92,48 +85,33 @@ def scan_files(
 
 
 def _classify_batch(batch: list[Path], futures: list[Future], classifier) -> list[ScanResult]:
-    inputs, errors = {}, {}
+    inputs, failed = {}, {}
     for path, future in zip(batch, futures, strict=True):
         try:
             inputs[path] = future.result()
         except ImageLoadError as error:
-            errors[path] = (str(error), error.reason)
+            failed[path] = ScanResult.failed(str(path), str(error), error.reason)
         except MemoryError:
-            errors[path] = (f'Cannot open "{path.name}": not enough memory.', "memory")
+            failed[path] = ScanResult.failed(
+                str(path), f'Cannot open "{path.name}": not enough memory.', Reason.OUT_OF_MEMORY
+            )
     predictions = {}
     if inputs:
         batch_predictions = classifier.classify_batch(np.stack(list(inputs.values())))
         predictions = dict(zip(inputs, batch_predictions, strict=True))
     results = []
     for path in batch:
-        if path in errors:
-            message, reason = errors[path]
-            results.append(ScanResult(str(path), STATUS_ERROR, message=message, reason=reason))
+        if path in failed:
+            results.append(failed[path])
             continue
         prediction = predictions[path]
+        message = ""
         if not prediction.is_xray:
             # No verdict at all: a confident NORMAL on a photograph would be worse than none.
-            results.append(
-                ScanResult(
-                    str(path),
-                    STATUS_NOT_XRAY,
-                    message=(
-                        "This does not look like a chest X-ray (feature distance "
-                        f"{prediction.ood_distance:.0f} > {classifier.ood_threshold:.0f}); "
-                        "not classified."
-                    ),
-                    reason="not_xray",
-                )
+            message = (
+                "This does not look like a chest X-ray (feature distance "
+                f"{prediction.ood_distance:.0f} > {classifier.ood_threshold:.0f}); "
+                "not classified."
             )
-            continue
-        results.append(
-            ScanResult(
-                str(path),
-                STATUS_OK,
-                prediction.probability,
-                prediction.verdict,
-                subtype=prediction.subtype,
-                subtype_probability=prediction.subtype_probability,
-            )
-        )
+        results.append(ScanResult.from_prediction(str(path), prediction, message))
     return results

@@ -14,6 +14,19 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from .results import (
+    Band,
+    Reason,
+    ReviewMark,
+    ScanResult,
+    ScanState,
+    Status,
+    StoredResult,
+    Subtype,
+    ThresholdSource,
+    Verdict,
+)
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS scans (
     id INTEGER PRIMARY KEY,
@@ -32,7 +45,10 @@ CREATE TABLE IF NOT EXISTS results (
     status TEXT NOT NULL,                   -- ok | error | not_xray
     probability REAL, prediction TEXT, message TEXT NOT NULL DEFAULT '',
     reason TEXT NOT NULL DEFAULT '',        -- why an error: truncated, too_large, ...
-    subtype TEXT, subtype_probability REAL, -- bacteria | virus, P(virus)
+    subtype TEXT, subtype_probability REAL, -- bacteria | virus, P(virus | pneumonia)
+    threshold REAL,                         -- the operating threshold that made the verdict
+    threshold_source TEXT,                  -- factory | site
+    band TEXT,                              -- likely | possible | unlikely
     scanned_at TEXT NOT NULL,
     review TEXT,            -- NULL | agree | disagree
     corrected_label TEXT,   -- NORMAL | PNEUMONIA when the radiologist disagrees
@@ -63,27 +79,12 @@ class ScanInfo:
     folder: str
     started: str
     finished: str | None
-    state: str
+    state: ScanState
     model_name: str | None
     model_version: str | None
     threshold: float | None
     total_files: int | None
     done_files: int
-
-
-@dataclass(frozen=True)
-class StoredResult:
-    path: str
-    status: str
-    probability: float | None
-    prediction: str | None
-    message: str
-    review: str | None
-    corrected_label: str | None
-    note: str | None
-    reason: str = ""
-    subtype: str | None = None
-    subtype_probability: float | None = None
 
 
 class ResultStore:
@@ -108,6 +109,9 @@ class ResultStore:
             ("reason", "TEXT NOT NULL DEFAULT ''"),
             ("subtype", "TEXT"),
             ("subtype_probability", "REAL"),
+            ("threshold", "REAL"),  # rows scanned before it existed keep NULL: unknown
+            ("threshold_source", "TEXT"),
+            ("band", "TEXT"),
         ):
             if column not in have:
                 self._db.execute(f"ALTER TABLE results ADD COLUMN {column} {declaration}")
@@ -122,7 +126,11 @@ class ResultStore:
         self.close()
 
     # Scans -------------------------------------------------------------------------------
-    def start_scan(self, folder: Path, card=None, total_files: int | None = None) -> int:
+    def start_scan(self, folder: Path, card=None, total_files: int | None = None, *,
+                   threshold: float | None = None) -> int:
+        """A new RUNNING scan; ``threshold`` defaults to the card's."""
+        if threshold is None:
+            threshold = getattr(card, "threshold", None)
         with self._db:
             cursor = self._db.execute(
                 "INSERT INTO scans (folder, started, model_name, model_version, model_sha256,"
@@ -132,8 +140,8 @@ class ResultStore:
                     _now(),
                     getattr(card, "name", None),
                     getattr(card, "version", None),
-                    card.data.get("sha256") if card is not None else None,
-                    getattr(card, "threshold", None),
+                    model_sha256(card),
+                    threshold,
                     total_files,
                 ),
             )
@@ -143,7 +151,10 @@ class ResultStore:
         with self._db:
             self._db.execute("UPDATE scans SET total_files=? WHERE id=?", (total_files, scan_id))
 
-    def finish_scan(self, scan_id: int, state: str = "complete") -> None:
+    def finish_scan(self, scan_id: int, state: ScanState = ScanState.COMPLETE) -> None:
+        state = ScanState(state)
+        if state not in (ScanState.COMPLETE, ScanState.CANCELLED):
+            raise ValueError(f"a scan finishes complete or cancelled, not {state!r}")
         with self._db:
             self._db.execute(
                 "UPDATE scans SET state=?, finished=? WHERE id=?", (state, _now(), scan_id)
@@ -163,7 +174,7 @@ class ResultStore:
         return self._scan_rows("", ())
 
     def unfinished_scans(self) -> list[ScanInfo]:
-        return self._scan_rows("WHERE s.state='running'", ())
+        return self._scan_rows("WHERE s.state=?", (ScanState.RUNNING,))
 
     def _scan_rows(self, where: str, params: tuple) -> list[ScanInfo]:
         rows = self._db.execute(
@@ -173,7 +184,8 @@ class ResultStore:
         ).fetchall()
         return [
             ScanInfo(
-                r["id"], r["folder"], r["started"], r["finished"], r["state"], r["model_name"],
+                r["id"], r["folder"], r["started"], r["finished"], ScanState(r["state"]),
+                r["model_name"],
                 r["model_version"], r["threshold"], r["total_files"], r["done_files"],
             )
             for r in rows
@@ -195,25 +207,28 @@ class ResultStore:
                 pending.append(path)
         return pending
 
-    def record(self, scan_id: int, result) -> None:
+    def record(self, scan_id: int, result: ScanResult) -> None:
         """Commit one result; a re-scan of a changed file replaces the old row and review."""
         size, mtime_ns = _identity(Path(result.path))
         with self._db:
             self._db.execute(
                 "INSERT INTO results (scan_id, path, size, mtime_ns, status, probability,"
-                " prediction, message, reason, subtype, subtype_probability, scanned_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " prediction, message, reason, subtype, subtype_probability, threshold,"
+                " threshold_source, band, scanned_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (scan_id, path) DO UPDATE SET size=excluded.size,"
                 " mtime_ns=excluded.mtime_ns, status=excluded.status,"
                 " probability=excluded.probability, prediction=excluded.prediction,"
                 " message=excluded.message, reason=excluded.reason,"
                 " subtype=excluded.subtype, subtype_probability=excluded.subtype_probability,"
-                " scanned_at=excluded.scanned_at, review=NULL,"
+                " threshold=excluded.threshold, threshold_source=excluded.threshold_source,"
+                " band=excluded.band, scanned_at=excluded.scanned_at, review=NULL,"
                 " corrected_label=NULL, note=NULL, reviewed_at=NULL",
                 (
                     scan_id, result.path, size, mtime_ns, result.status, result.probability,
-                    result.prediction, result.message, result.reason, result.subtype,
-                    result.subtype_probability, _now(),
+                    result.verdict, result.message, result.reason or "", result.subtype,
+                    result.subtype_probability, result.threshold, result.threshold_source,
+                    result.band, _now(),
                 ),
             )
 
@@ -224,30 +239,27 @@ class ResultStore:
             "ORDER BY probability IS NULL, probability DESC, path",
             (scan_id,),
         ).fetchall()
-        return [
-            StoredResult(
-                r["path"], r["status"], r["probability"], r["prediction"], r["message"],
-                r["review"], r["corrected_label"], r["note"], r["reason"], r["subtype"],
-                r["subtype_probability"],
-            )
-            for r in rows
-        ]
+        return [_stored_result(row) for row in rows]
 
     def set_review(
         self,
         scan_id: int,
         path: str,
-        review: str | None,
-        corrected_label: str | None = None,
+        review: ReviewMark | None,
+        corrected_label: Verdict | None = None,
         note: str | None = None,
     ) -> None:
-        """The radiologist's mark: ``agree``/``disagree`` (with the corrected label) or None."""
-        if review not in (None, "agree", "disagree"):
-            raise ValueError(f"review must be agree, disagree or None, not {review!r}")
-        if corrected_label not in (None, "NORMAL", "PNEUMONIA"):
+        """The radiologist's mark: AGREE/DISAGREE (with the corrected label) or None."""
+        try:
+            review = None if review is None else ReviewMark(review)
+        except ValueError:
+            raise ValueError(f"review must be agree, disagree or None, not {review!r}") from None
+        try:
+            corrected_label = None if corrected_label is None else Verdict(corrected_label)
+        except ValueError:
             raise ValueError(
                 f"corrected label must be NORMAL or PNEUMONIA, not {corrected_label!r}"
-            )
+            ) from None
         with self._db:
             changed = self._db.execute(
                 "UPDATE results SET review=?, corrected_label=?, note=?, reviewed_at=? "
@@ -256,6 +268,38 @@ class ResultStore:
             ).rowcount
         if not changed:
             raise KeyError(f"no result for {path} in scan {scan_id}")
+
+
+def model_sha256(card) -> str | None:
+    """The sha256 of the model file a card vouches for (None without a card): the one place
+    the app reads it from the card."""
+    return card.data.get("sha256") if card is not None else None
+
+
+def _optional(kind, value):
+    """A stored string as its enum; NULL (and the empty string) as None."""
+    return kind(value) if value else None
+
+
+def _stored_result(row: sqlite3.Row) -> StoredResult:
+    """A results row as the record family's :class:`StoredResult`; legacy reason codes are
+    read through :meth:`Reason.parse`."""
+    return StoredResult(
+        path=row["path"],
+        status=Status(row["status"]),
+        probability=row["probability"],
+        verdict=_optional(Verdict, row["prediction"]),
+        band=_optional(Band, row["band"]),
+        threshold=row["threshold"],
+        threshold_source=_optional(ThresholdSource, row["threshold_source"]),
+        subtype=_optional(Subtype, row["subtype"]),
+        subtype_probability=row["subtype_probability"],
+        message=row["message"],
+        reason=Reason.parse(row["reason"]),
+        review=_optional(ReviewMark, row["review"]),
+        corrected_label=_optional(Verdict, row["corrected_label"]),
+        note=row["note"],
+    )
 
 
 def _identity(path: Path) -> tuple[int | None, int | None]:

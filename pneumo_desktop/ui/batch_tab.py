@@ -10,6 +10,7 @@ nothing, and a stopped scan can be resumed.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,9 +34,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pneumo_desktop.core import review
 from pneumo_desktop.core.batch import ScanProgress, run_scan
-from pneumo_desktop.core.report import write_csv
-from pneumo_desktop.core.store import ResultStore, StoredResult
+from pneumo_desktop.core.csv_export import write_csv
+from pneumo_desktop.core.results import ReviewMark, ScanState, StoredResult, Verdict
+from pneumo_desktop.core.store import ResultStore
 from pneumo_desktop.ui.results_model import (
     COL_FILE,
     COL_PROBABILITY,
@@ -43,11 +46,12 @@ from pneumo_desktop.ui.results_model import (
     FILTERS,
     ResultsFilterProxy,
     ResultsTableModel,
-    stored_from_scan_result,
 )
 from pneumo_desktop.ui.workers import FunctionWorker, GeneratorWorker
 
 NO_LABEL = "—"
+
+log = logging.getLogger(__name__)
 
 
 class _RunState:
@@ -76,7 +80,7 @@ def _scan_in_worker(cancel: threading.Event, *, db_path: Path, classifier, folde
             # never reaches its own finish_scan: record the user's Cancel here. A scan stopped
             # by closing the app stays 'running', so the next start offers to resume it.
             if not finished and state.user_cancelled and state.scan_id is not None:
-                store.finish_scan(state.scan_id, "cancelled")
+                store.finish_scan(state.scan_id, ScanState.CANCELLED)
         finally:
             store.close()
 
@@ -145,7 +149,7 @@ class BatchTab(QWidget):
         self._classifier, self._db_path = classifier, Path(db_path)
         self._store = ResultStore(self._db_path)  # GUI thread's connection
         self._scan_id: int | None = None
-        self._scan_state: str | None = None
+        self._scan_state: ScanState | None = None
         self._job: _ScanJob | None = None
         self._finished_job: _ScanJob | None = None  # kept until its thread has surely ended
         self._report_worker: FunctionWorker | None = None  # kept like _finished_job
@@ -217,14 +221,14 @@ class BatchTab(QWidget):
         self.clear_button = button("Clear mark", lambda: self.set_corrected_label(None),
                                    "clear_button")
         self.label_combo = QComboBox(self, objectName="label_combo")
-        self.label_combo.addItems([NO_LABEL, "NORMAL", "PNEUMONIA"])
+        self.label_combo.addItems([NO_LABEL, Verdict.NORMAL, Verdict.PNEUMONIA])
         self.label_combo.setToolTip("The radiologist's label for this film")
         self.label_combo.activated.connect(self._on_label_chosen)  # user choices only
         self.note_edit = QLineEdit(self, objectName="note_edit")
         self.note_edit.setPlaceholderText("Note for this film (saved on Enter or leaving)")
         self.note_edit.editingFinished.connect(self._on_note_edited)
-        review = _hbox(self.agree_button, self.disagree_button, self.clear_button, "Label:",
-                       self.label_combo, "Note:", self.note_edit)
+        review_row = _hbox(self.agree_button, self.disagree_button, self.clear_button, "Label:",
+                           self.label_combo, "Note:", self.note_edit)
         # Plain-letter shortcuts while focus is anywhere in the tab; a QLineEdit keeps its
         # typed letters (it overrides shortcuts for text keys), so notes can contain a and d.
         for key, slot in (("A", self.agree), ("D", self.disagree)):
@@ -233,7 +237,7 @@ class BatchTab(QWidget):
             shortcut.activated.connect(slot)
 
         layout = QVBoxLayout(self)
-        for part in (top, self.progress_bar, self.message_label, filters, self.table, review):
+        for part in (top, self.progress_bar, self.message_label, filters, self.table, review_row):
             (layout.addLayout if isinstance(part, QHBoxLayout) else layout.addWidget)(part)
 
     # Public state ------------------------------------------------------------------------
@@ -291,7 +295,7 @@ class BatchTab(QWidget):
                         "images. Resume it?")
             if self.confirm(question):
                 return self.resume_scan(info.id)
-            self._store.finish_scan(info.id, "cancelled")
+            self._store.finish_scan(info.id, ScanState.CANCELLED)
         self.refresh_scans()
         return False
 
@@ -309,7 +313,7 @@ class BatchTab(QWidget):
             self._say("The scan did not stop within a minute.", error=True)
         self._pool.waitForDone(10_000)  # until run() has returned, not just the generator
         self._update_actions()
-        self.scanFinished.emit(job.scan_id, "cancelled")
+        self.scanFinished.emit(job.scan_id, ScanState.CANCELLED)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.shutdown()
@@ -328,7 +332,7 @@ class BatchTab(QWidget):
         previous = self._scan_id
         if resume_scan_id is None:
             self.model.clear()
-            self._scan_id, self._scan_state = None, "running"
+            self._scan_id, self._scan_state = None, ScanState.RUNNING
         job = _ScanJob(self, previous, db_path=self._db_path, classifier=self._classifier,
                        folder=folder, resume_scan_id=resume_scan_id, batch_size=batch_size)
         self._job = job
@@ -344,12 +348,12 @@ class BatchTab(QWidget):
             return  # a run that was abandoned by shutdown()
         if item.result is None:  # the "starting" item: scan id and files already done
             job.done_at_start, job.started_at = item.done, time.monotonic()
-            self._scan_id, self._scan_state = item.scan_id, "running"
+            self._scan_id, self._scan_state = item.scan_id, ScanState.RUNNING
             self.progress_bar.setRange(0, max(item.total, 1))
             self.refresh_scans()
             self.scanStarted.emit(item.scan_id)
         else:
-            self.model.upsert(stored_from_scan_result(item.result))
+            self.model.upsert(StoredResult.from_scan(item.result))
             self._update_summary()
         self.progress_bar.setValue(item.done)
         self.progress_bar.setFormat(self._progress_text(job, item.done, item.total))
@@ -368,10 +372,11 @@ class BatchTab(QWidget):
             return
         self._job, self._finished_job = None, job
         if job.error is not None:
-            state = "error"
+            state = ScanState.FAILED
         else:
-            stored = self._store.scan(job.scan_id).state if job.scan_id >= 0 else "cancelled"
-            state = "complete" if stored == "complete" else "cancelled"
+            stored = (self._store.scan(job.scan_id).state if job.scan_id >= 0
+                      else ScanState.CANCELLED)
+            state = ScanState.COMPLETE if stored is ScanState.COMPLETE else ScanState.CANCELLED
         if job.scan_id >= 0:
             self._scan_state = self._store.scan(job.scan_id).state
             self.progress_bar.setRange(0, max(self.progress_bar.maximum(), 1))
@@ -448,33 +453,25 @@ class BatchTab(QWidget):
 
     def agree(self) -> None:
         """Mark the selected film as agreeing with the model."""
-        row = self._current_result()
-        if row is not None and row.status == "ok":
-            self._save_review(row.path, "agree", None, row.note)
+        self._apply_review(review.agree)
 
     def disagree(self) -> None:
         """Mark the selected film as disagreeing: the corrected label is the other one."""
-        row = self._current_result()
-        if row is not None and row.status == "ok":
-            other = "NORMAL" if row.prediction == "PNEUMONIA" else "PNEUMONIA"
-            self._save_review(row.path, "disagree", other, row.note)
+        self._apply_review(review.disagree)
 
-    def set_corrected_label(self, label: str | None) -> None:
-        """The radiologist's label: the model's own one means agree, the other disagree,
-        None clears the mark."""
+    def set_corrected_label(self, label: Verdict | None) -> None:
+        """The radiologist's label (see :func:`review.review_for_label`)."""
+        self._apply_review(lambda row: review.review_for_label(row, label))
+
+    def _apply_review(self, rule: Callable[[StoredResult], review.Review]) -> None:
         row = self._current_result()
-        if row is None or row.status != "ok":
-            return
-        if label is None:
-            self._save_review(row.path, None, None, row.note)
-        elif label == row.prediction:
-            self._save_review(row.path, "agree", None, row.note)
-        else:
-            self._save_review(row.path, "disagree", label, row.note)
+        if row is not None and review.reviewable(row):
+            mark = rule(row)
+            self._save_review(row.path, mark.mark, mark.corrected_label, row.note)
 
     def _on_label_chosen(self, index: int) -> None:
         text = self.label_combo.itemText(index)
-        self.set_corrected_label(None if text == NO_LABEL else text)
+        self.set_corrected_label(None if text == NO_LABEL else Verdict(text))
 
     def _on_note_edited(self) -> None:
         # Saved to the row the editor was filled from: focus leaving the editor for another
@@ -487,16 +484,17 @@ class BatchTab(QWidget):
         if note != row.note:
             self._save_review(row.path, row.review, row.corrected_label, note)
 
-    def _save_review(self, path: str, review: str | None, label: str | None,
+    def _save_review(self, path: str, mark: ReviewMark | None, label: Verdict | None,
                      note: str | None) -> None:
         if self._scan_id is None:
             return
         try:
-            self._store.set_review(self._scan_id, path, review, label, note)
+            self._store.set_review(self._scan_id, path, mark, label, note)
         except Exception as error:  # shown to the user, never a traceback
+            log.exception("saving the review of %s failed", path)
             self._say(f"The mark could not be saved: {error}", error=True)
             return
-        self.model.update_review(path, review, label, note)
+        self.model.update_review(path, mark, label, note)
         self._update_summary()
         if path == self._review_path:
             self._show_review()
@@ -505,14 +503,11 @@ class BatchTab(QWidget):
         """Fill the review panel from the selected row."""
         row = self._current_result()
         self._review_path = row.path if row else None
-        reviewable = row is not None and row.status == "ok"
+        reviewable = row is not None and review.reviewable(row)
         for widget in (self.agree_button, self.disagree_button, self.clear_button,
                        self.label_combo, self.note_edit):
             widget.setEnabled(reviewable)
-        label = None
-        if row is not None:
-            label = row.corrected_label if row.review == "disagree" else (
-                row.prediction if row.review == "agree" else None)
+        label = row.final_label if row is not None else None
         self.label_combo.setCurrentText(label or NO_LABEL)
         self.note_edit.setText((row.note or "") if row else "")
 
@@ -608,7 +603,8 @@ class BatchTab(QWidget):
     def _update_summary(self) -> None:
         counts = self.model.summary()
         self.summary_label.setText(
-            f"PNEUMONIA {counts['PNEUMONIA']} · NORMAL {counts['NORMAL']} · "
+            f"{Verdict.PNEUMONIA} {counts[Verdict.PNEUMONIA]} · "
+            f"{Verdict.NORMAL} {counts[Verdict.NORMAL]} · "
             f"not classified {counts['errors']} · reviewed {counts['reviewed']} / {counts['total']}"
         )
 
@@ -620,7 +616,7 @@ class BatchTab(QWidget):
             else "A scan is running" if scanning
             else "Classify every image in a folder (and its subfolders)")
         self.resume_button.setEnabled(self._classifier is not None and not scanning and loaded
-                                      and self._scan_state != "complete")
+                                      and self._scan_state is not ScanState.COMPLETE)
         self.cancel_button.setEnabled(scanning)
         self.export_button.setEnabled(loaded and not scanning)
         self.report_button.setEnabled(loaded and not scanning and self._classifier is not None

@@ -1,9 +1,9 @@
 """The worklist table: scan results as a Qt model, plus the filtering/sorting proxy.
 
-Rows are :class:`~pneumo_desktop.core.store.StoredResult` objects (or anything with the same
-attributes). Results stream in one by one during a scan, so a new row is inserted with
-``beginInsertRows`` and a changed one signals ``dataChanged``: the view never resets mid-scan,
-which would lose the radiologist's selection and scroll position.
+Rows are :class:`~pneumo_desktop.core.results.StoredResult` objects. Results stream in one by
+one during a scan, so a new row is inserted with ``beginInsertRows`` and a changed one signals
+``dataChanged``: the view never resets mid-scan, which would lose the radiologist's selection
+and scroll position.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 
-from pneumo_desktop.core.store import StoredResult
+from pneumo_desktop.core.results import ReviewMark, Status, StoredResult, Verdict
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # a sortable Python value (None = no value)
 
@@ -29,25 +29,20 @@ COL_FILE, COL_PROBABILITY, COL_VERDICT, COL_REVIEW, COL_NOTE, COL_STATUS = range
 HEADERS = ("File", "P(pneumonia)", "Verdict", "Review", "Note", "Status")
 
 # Light backgrounds with black text: readable in both light and dark desktop themes.
-_VERDICT_BACKGROUND = {"PNEUMONIA": QColor(255, 205, 205), "NORMAL": QColor(208, 240, 208)}
+_VERDICT_BACKGROUND = {
+    Verdict.PNEUMONIA: QColor(255, 205, 205), Verdict.NORMAL: QColor(208, 240, 208),
+}
 _ERROR_FOREGROUND = QColor(170, 90, 0)
 
 _Index = QModelIndex | QPersistentModelIndex
 
 
-def stored_from_scan_result(result) -> StoredResult:
-    """A freshly scanned result as a table row: a (re)scan clears any earlier review."""
-    return StoredResult(
-        result.path, result.status, result.probability, result.prediction, result.message,
-        None, None, None, result.reason, result.subtype, result.subtype_probability,
-    )
-
-
 def review_text(row: StoredResult) -> str:
-    if row.review == "agree":
-        return "✓ agree"
-    if row.review == "disagree":
-        return f"✗ disagree → {row.corrected_label}" if row.corrected_label else "✗ disagree"
+    if row.review is ReviewMark.AGREE:
+        return f"✓ {ReviewMark.AGREE}"
+    if row.review is ReviewMark.DISAGREE:
+        text = f"✗ {ReviewMark.DISAGREE}"
+        return f"{text} → {row.corrected_label}" if row.corrected_label else text
     return ""
 
 
@@ -92,12 +87,12 @@ class ResultsTableModel(QAbstractTableModel):
                 return row.note
             return None
         if role == Qt.ItemDataRole.BackgroundRole and column == COL_VERDICT:
-            colour = _VERDICT_BACKGROUND.get(row.prediction or "")
-            return QBrush(colour) if colour and row.status == "ok" else None
+            colour = _VERDICT_BACKGROUND.get(row.verdict)
+            return QBrush(colour) if colour and row.status is Status.OK else None
         if role == Qt.ItemDataRole.ForegroundRole:
-            if column == COL_VERDICT and row.status == "ok" and row.prediction:
+            if column == COL_VERDICT and row.status is Status.OK and row.verdict:
                 return QBrush(QColor(0, 0, 0))
-            if row.status != "ok":
+            if row.status is not Status.OK:
                 return QBrush(_ERROR_FOREGROUND)
         if role == Qt.ItemDataRole.TextAlignmentRole and column == COL_PROBABILITY:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -110,17 +105,17 @@ class ResultsTableModel(QAbstractTableModel):
         if column == COL_PROBABILITY:
             return "" if row.probability is None else f"{row.probability:.3f}"
         if column == COL_VERDICT:
-            if row.status != "ok" or not row.prediction:
+            if row.status is not Status.OK or not row.verdict:
                 return "—"
             # The bacteria/virus estimate is secondary information, shown after the verdict.
-            return f"{row.prediction} ({row.subtype}?)" if row.subtype else row.prediction
+            return f"{row.verdict} ({row.subtype}?)" if row.subtype else str(row.verdict)
         if column == COL_REVIEW:
             return review_text(row)
         if column == COL_NOTE:
             return row.note or ""
-        if row.status == "not_xray":
+        if row.status is Status.NOT_XRAY:
             return "not an X-ray"
-        return "ok" if row.status == "ok" else f"error: {row.message}"
+        return str(Status.OK) if row.status is Status.OK else f"{Status.ERROR}: {row.message}"
 
     @staticmethod
     def _sort_value(row: StoredResult, column: int):
@@ -159,9 +154,8 @@ class ResultsTableModel(QAbstractTableModel):
         self.endInsertRows()
         return position
 
-    def update_review(
-        self, path: str, review: str | None, corrected_label: str | None, note: str | None
-    ) -> None:
+    def update_review(self, path: str, review: ReviewMark | None,
+                      corrected_label: Verdict | None, note: str | None) -> None:
         position = self._by_path[path]
         old = self._rows[position]
         self._replace(
@@ -184,20 +178,22 @@ class ResultsTableModel(QAbstractTableModel):
         return list(self._rows)
 
     def summary(self) -> dict[str, int]:
-        """Counts of ``PNEUMONIA``, ``NORMAL``, ``errors``, ``reviewed`` and ``total``."""
-        keys = ("PNEUMONIA", "NORMAL", "errors", "reviewed")
+        """Counts of each :class:`Verdict` (``PNEUMONIA``, ``NORMAL``), ``errors`` (not
+        classified: unreadable or not an X-ray), ``reviewed`` and ``total``."""
+        keys = (Verdict.PNEUMONIA, Verdict.NORMAL, "errors", "reviewed")
         return {key: self._counts[key] for key in keys} | {"total": len(self._rows)}
 
     def _count(self, row: StoredResult, delta: int) -> None:
-        if row.status != "ok":
+        if row.status is not Status.OK:
             self._counts["errors"] += delta
-        elif row.prediction:
-            self._counts[row.prediction] += delta
+        elif row.verdict:
+            self._counts[row.verdict] += delta
         if row.review:
             self._counts["reviewed"] += delta
 
 
-FILTERS = ("All", "PNEUMONIA", "NORMAL", "Errors", "Unreviewed")  # Errors: not X-rays too
+# The filter names the combo shows; "Errors" includes films that are not X-rays.
+FILTERS = ("All", Verdict.PNEUMONIA, Verdict.NORMAL, "Errors", "Unreviewed")
 
 
 class ResultsFilterProxy(QSortFilterProxyModel):
@@ -230,10 +226,10 @@ class ResultsFilterProxy(QSortFilterProxyModel):
             return True
         row = self.sourceModel().result_at(source_row)
         if self._filter == "Errors":
-            return row.status != "ok"
+            return row.status is not Status.OK
         if self._filter == "Unreviewed":
-            return row.status == "ok" and not row.review
-        return row.status == "ok" and row.prediction == self._filter
+            return row.status is Status.OK and not row.review
+        return row.status is Status.OK and row.verdict == self._filter
 
     def lessThan(self, left: _Index, right: _Index) -> bool:  # noqa: N802
         a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)

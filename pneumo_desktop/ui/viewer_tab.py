@@ -36,17 +36,19 @@ from pneumo_desktop.core.imaging import (
     load_image,
     to_model_input,
 )
+from pneumo_desktop.core.results import Prediction, Status, Verdict
 from pneumo_desktop.ui.explain_panel import ExplainPanel, JobTracker
 from pneumo_desktop.ui.image_view import DEFAULT_LEVEL, DEFAULT_WIDTH, ImageView
 from pneumo_desktop.ui.workers import FunctionWorker
 
 # Readable on both light and dark themes: white bold text on saturated backgrounds.
+_PENDING = "pending"  # the verdict area's look while there is no verdict yet
 _STYLES = {
-    "PNEUMONIA": "color: white; background: #b3261e;",
-    "NORMAL": "color: white; background: #1e7d32;",
-    "pending": "color: #202020; background: #d0d0d0;",
-    "error": "color: #3d2a00; background: #ffd978;",
-    "not_xray": "color: #3d2a00; background: #ffd978;",
+    Verdict.PNEUMONIA: "color: white; background: #b3261e;",
+    Verdict.NORMAL: "color: white; background: #1e7d32;",
+    _PENDING: "color: #202020; background: #d0d0d0;",
+    Status.ERROR: "color: #3d2a00; background: #ffd978;",
+    Status.NOT_XRAY: "color: #3d2a00; background: #ffd978;",
 }
 _BIG = "font-size: 22pt; font-weight: bold; padding: 6px; border-radius: 4px;"
 _SMALL = "font-size: 11pt; font-weight: bold; padding: 6px; border-radius: 4px;"
@@ -62,7 +64,7 @@ class _ViewResult:
     path: str
     image: LoadedImage | None = None
     model_input: np.ndarray | None = None
-    prediction: object | None = None  # core.model.Prediction
+    prediction: Prediction | None = None
     classifier: object | None = None  # the classifier that made ``prediction``
     error: str | None = None  # the file could not be read
     classify_error: str | None = None  # the file was read but the model failed
@@ -116,7 +118,7 @@ class ViewerTab(QWidget):
         self.image_view = ImageView()
         self.explain_panel = ExplainPanel(classifier, self.image_view)
         self._build()
-        self._show_verdict("No image", "pending")
+        self._show_verdict("No image", _PENDING)
 
     def _build(self) -> None:
         self.verdict_label = QLabel(wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter)
@@ -296,7 +298,7 @@ class ViewerTab(QWidget):
             self._update_case_pdf()
             self.image_view.clear()
             self.explain_panel.set_image(None, None)
-            self._show_verdict(result.error, "error")
+            self._show_verdict(result.error, Status.ERROR)
             for label in (self.probability_label, self.patient_label):
                 label.clear()
             self.file_label.setText(os.path.basename(result.path))
@@ -320,36 +322,32 @@ class ViewerTab(QWidget):
 
     def _show_verdict(self, text: str, style: str) -> None:
         self.verdict_label.setText(text)
-        size = _BIG if style != "error" else _SMALL
+        size = _BIG if style != Status.ERROR else _SMALL
         self.verdict_label.setStyleSheet(size + _STYLES[style])
 
     def _show_prediction(self, result: _ViewResult) -> None:
         classifier, prediction = result.classifier, result.prediction
         if classifier is None:
-            self._show_verdict("model loading…", "pending")
+            self._show_verdict("model loading…", _PENDING)
             self.probability_label.clear()
             self.model_label.clear()
             return
         card = classifier.card
         self.model_label.setText(f"Model {card.name} {card.version} on {classifier.device}")
         if prediction is None:
-            self._show_verdict(f"Classification failed: {result.classify_error}", "error")
+            self._show_verdict(f"Classification failed: {result.classify_error}", Status.ERROR)
             self.probability_label.clear()
             return
         if not prediction.is_xray:
             # No verdict: the model was not made for this picture (see core.model.Heads).
-            self._show_verdict("Not a chest X-ray — not classified", "not_xray")
+            self._show_verdict("Not a chest X-ray — not classified", Status.NOT_XRAY)
             self.probability_label.setText(
                 f"Feature distance {prediction.ood_distance:.0f} from the training films "
                 f"(limit {classifier.ood_threshold:.0f})"
             )
             return
         self._show_verdict(prediction.verdict, prediction.verdict)
-        probability, threshold = prediction.probability, classifier.threshold
-        digits = 3  # more only when 3 would print p == threshold beside a verdict that differs
-        while digits < 6 and f"{probability:.{digits}f}" == f"{threshold:.{digits}f}":
-            digits += 1
-        text = f"P(pneumonia) = {probability:.{digits}f} (threshold {threshold:.{digits}f})"
+        text = prediction.probability_text  # at the threshold that made this verdict
         if prediction.subtype is not None:
             text += (
                 f"\nLikely {prediction.subtype} (P(viral) = {prediction.subtype_probability:.2f});"

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 from pydicom.uid import JPEGLSLossless
 
+from pneumo_desktop.core.results import Verdict
 from pneumo_desktop.core.scan import list_images, scan_files
 from tests.conftest import synthetic_xray
 from tests.core.test_imaging import (
@@ -101,4 +102,4 @@ def test_every_hostile_file_gets_its_own_status_and_the_scan_finishes(
             assert result.status in ("ok", "not_xray"), (name, result.message)
             if result.status == "ok":
                 assert 0.0 <= result.probability <= 1.0
-                assert result.prediction in ("NORMAL", "PNEUMONIA")
+                assert result.verdict in (Verdict.NORMAL, Verdict.PNEUMONIA)

@@ -24,6 +24,7 @@ from pneumo_desktop.core.pdf_report import (
     write_case_report,
     write_scan_report,
 )
+from pneumo_desktop.core.results import Verdict
 from pneumo_desktop.core.store import ResultStore
 from tests.conftest import synthetic_xray
 from tests.core.test_imaging import make_dicom
@@ -111,7 +112,7 @@ def scanned(tmp_path_factory, tiny_classifier):
 def test_scan_report_of_a_real_scan(scanned, tiny_classifier, tmp_path):
     info, results = scanned
     assert len(results) == 9 and results[-1].status == "error"
-    flagged = sum(r.prediction == "PNEUMONIA" for r in results)
+    flagged = sum(r.verdict is Verdict.PNEUMONIA for r in results)
     expected_pages = 1 + 1 + (1 if flagged else 0)  # summary, 9 rows, <= 8 thumbnails
     calls = []
     out = tmp_path / "out" / "scan.pdf"
@@ -136,10 +137,10 @@ def test_many_rows_paginate_and_thumbnails_are_capped_with_placeholders(scanned,
     real = [r for r in results if r.status == "ok"][0]
     long_name = "pacs_export_" + "x" * 80 + "_end.png"
     rows = [dataclasses.replace(real, path=str(tmp_path / f"gone_{i:02d}.png"),
-                                probability=0.99 - i / 100, prediction="PNEUMONIA")
+                                probability=0.99 - i / 100, verdict=Verdict.PNEUMONIA)
             for i in range(79)]
     rows.insert(0, dataclasses.replace(real, path=str(tmp_path / long_name),
-                                       probability=0.995, prediction="PNEUMONIA"))
+                                       probability=0.995, verdict=Verdict.PNEUMONIA))
     out = tmp_path / "big.pdf"
     write_scan_report(out, info, rows, None)  # no model: thumbnails without overlays
     data = assert_clean_pdf(out)

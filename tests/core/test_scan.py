@@ -48,7 +48,7 @@ def test_scan_yields_one_result_per_file_errors_included(mixed_folder, tiny_clas
     for name in ("b film.PNG", "a.jpeg", "ü.JPG"):
         result = by_name[name]
         assert result.status == "ok" and 0.0 <= result.probability <= 1.0
-        assert result.prediction == tiny_classifier.operating_point.verdict(result.probability)
+        assert result.verdict is tiny_classifier.operating_point.verdict(result.probability)
 
 
 def test_scan_stops_between_batches_when_cancelled(mixed_folder, tiny_classifier):

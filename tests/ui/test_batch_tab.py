@@ -13,7 +13,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 
 from pneumo_desktop.core.batch import run_scan
-from pneumo_desktop.core.report import CSV_COLUMNS, REVIEW_COLUMNS
+from pneumo_desktop.core.csv_export import CSV_COLUMNS, REVIEW_COLUMNS
 from pneumo_desktop.core.store import ResultStore
 from pneumo_desktop.ui.batch_tab import BatchTab
 from pneumo_desktop.ui.results_model import (
@@ -114,7 +114,7 @@ def test_filters(scanned):
         counts[name] = tab.proxy.rowCount()
     assert counts["Errors"] == 1 and counts["All"] == 7 and counts["Unreviewed"] == 6
     assert counts["PNEUMONIA"] + counts["NORMAL"] == 6
-    verdicts = {tab.model.result_at(r).prediction for r in range(7)} - {None}
+    verdicts = {tab.model.result_at(r).verdict for r in range(7)} - {None}
     tab.filter_combo.setCurrentText(next(iter(verdicts)))
     assert {row for row in shown(tab, 2)} == {next(iter(verdicts))}
 
@@ -129,7 +129,7 @@ def test_review_marks_saved_and_reloaded_and_exported(qtbot, scanned, tiny_class
     tab.table.setFocus()
     qtbot.keyClick(tab.table, Qt.Key.Key_A)  # the Agree shortcut
     second = select(tab, 1)
-    prediction = tab.model.result_at(tab.model.row_for_path(second)).prediction
+    prediction = tab.model.result_at(tab.model.row_for_path(second)).verdict
     tab.disagree()
     qtbot.keyClicks(tab.note_edit, "see lateral")
     qtbot.keyClick(tab.note_edit, Qt.Key.Key_Return)
@@ -137,7 +137,7 @@ def test_review_marks_saved_and_reloaded_and_exported(qtbot, scanned, tiny_class
         "✓ agree", f"✗ disagree → {'NORMAL' if prediction == 'PNEUMONIA' else 'PNEUMONIA'}"]
     assert "reviewed 2 / 7" in tab.summary_label.text()
     third = select(tab, 2)  # the label combo: the model's own label means agree
-    own = tab.model.result_at(tab.model.row_for_path(third)).prediction
+    own = tab.model.result_at(tab.model.row_for_path(third)).verdict
     tab.set_corrected_label(own)
     assert shown(tab, COL_REVIEW)[2] == "✓ agree" and tab.label_combo.currentText() == own
     tab.clear_button.click()

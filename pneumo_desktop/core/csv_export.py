@@ -1,16 +1,24 @@
-"""CSV export of scan results, written atomically."""
+"""CSV export of scan results, written atomically.
+
+The columns of earlier versions come first and keep their names (``prediction`` is the
+verdict at the operating threshold); each verdict then says which threshold made it
+(``threshold``, ``threshold_source``) and its triage ``band``.
+"""
 
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from .results import ScanResult
+
 CSV_COLUMNS = (
     "path", "status", "probability", "prediction", "message", "reason", "subtype",
-    "subtype_probability",
+    "subtype_probability", "threshold", "threshold_source", "band",
 )
 
 REVIEW_COLUMNS = ("review", "corrected_label", "note")
@@ -20,19 +28,26 @@ def _number(value: float | None) -> str:
     return "" if value is None else f"{value:.6f}"
 
 
-def result_row(result) -> dict:
-    """One CSV row; review columns are filled when ``result`` carries them."""
+log = logging.getLogger(__name__)
+
+
+def result_row(result: ScanResult) -> dict:
+    """One CSV row; review columns are filled when ``result`` (a
+    :class:`~pneumo_desktop.core.results.StoredResult`) carries them."""
     row = {
         "path": result.path,
         "status": result.status,
         "probability": _number(result.probability),
-        "prediction": result.prediction or "",
+        "prediction": result.verdict or "",
         "message": result.message,
-        "reason": result.reason,
+        "reason": result.reason or "",
         "subtype": result.subtype or "",
         "subtype_probability": _number(result.subtype_probability),
+        "threshold": _number(result.threshold),
+        "threshold_source": result.threshold_source or "",
+        "band": result.band or "",
     }
-    for column in ("review", "corrected_label", "note"):
+    for column in REVIEW_COLUMNS:
         if hasattr(result, column):
             row[column] = getattr(result, column) or ""
     return row
@@ -75,7 +90,7 @@ class AtomicCsvWriter:
             self.abort()
 
 
-def write_csv(path: Path, results: Iterable, *, review: bool = False) -> int:
+def write_csv(path: Path, results: Iterable[ScanResult], *, review: bool = False) -> int:
     """Write ``results`` to ``path`` atomically (with the radiologist's review columns when
     ``review``); returns the number of rows."""
     count = 0
@@ -85,4 +100,5 @@ def write_csv(path: Path, results: Iterable, *, review: bool = False) -> int:
             row = result_row(result)
             writer.write({column: row.get(column, "") for column in columns})
             count += 1
+    log.info("wrote CSV %s (%d rows%s)", path, count, ", with review marks" if review else "")
     return count
