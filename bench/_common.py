@@ -7,11 +7,13 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+
+from pneumo_desktop.runtime import apply_environment  # noqa: E402 - needs the path above
+
+# The environment pneumo-scan and the app run with (runtime.ENVIRONMENT), before TensorFlow.
+apply_environment()
 DATA_DIR = Path(os.environ.get("PNEUMO_DATA_DIR", REPO_ROOT / "../shared/data/chest_xray"))
 FULLRES_DIR = DATA_DIR.parent / "fullres"
 

@@ -22,7 +22,7 @@ from _common import fullres_files, machine, timed
 
 from pneumo_desktop.core.imaging import load_image
 from pneumo_desktop.core.model import Classifier
-from pneumo_desktop.core.scan import scan_files
+from pneumo_desktop.core.scan import DEFAULT_BATCH_SIZE, scan_files
 
 
 def notebook_way(files, classifier) -> list[float]:
@@ -46,12 +46,14 @@ def main() -> None:
     files = fullres_files()
     classifier = Classifier()
     inputs = np.stack([classifier.prepare(load_image(f, min_side=224)) for f in files])
-    classifier.predict_batch(inputs[:32])  # warm up kernels and tracing
+    classifier.predict_batch(inputs[:DEFAULT_BATCH_SIZE])  # warm up kernels and tracing
     notebook_way(files[:2], classifier)
 
     n = len(files)
     t_notebook, notebook_probs = timed(notebook_way, files, classifier)
-    t_scan, results = timed(lambda: list(scan_files(files, classifier, batch_size=32)))
+    t_scan, results = timed(
+        lambda: list(scan_files(files, classifier, batch_size=DEFAULT_BATCH_SIZE))
+    )
     t_forward, forward_probs = timed(classifier.predict_batch, inputs)
     t_decode, _ = timed(lambda: [classifier.prepare(load_image(f, min_side=224)) for f in files])
     cores = os.cpu_count() or 1

@@ -7,24 +7,16 @@ image made on the spot, print the result and exit 0 (the installer's smoke test)
 from __future__ import annotations
 
 import argparse
-import os
+import logging
 import sys
 import time
 from pathlib import Path
 
-_LAUNCHED = time.perf_counter()
+from . import runtime
 
-# A windowed (PyInstaller) build has no console: sys.stdout and sys.stderr are None, and
-# anything that prints (lime's progress bar, TensorFlow's logging) would crash. Send both to
-# the null device instead.
-for _stream in ("stdout", "stderr"):
-    if getattr(sys, _stream) is None:
-        setattr(sys, _stream, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+_LAUNCHED = time.perf_counter()  # start-up time is measured from here (--startup-time)
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TQDM_DISABLE", "1")  # lime's progress bar has no console to write to
-# oneDNN kernels are off by default on AMD processors and make inference faster there.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+log = logging.getLogger(__name__)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,8 +50,10 @@ def self_test(models_dir: Path | None) -> int:
     try:
         classifier = Classifier(models_dir)  # verifies the sha256 against the card
     except ModelError as error:
+        log.error("self-test: the model was refused: %s", error)
         print(f"self-test FAILED: {error}")
         return 1
+    runtime.log_model_loaded(classifier)
     import io
 
     from PIL import Image
@@ -71,18 +65,23 @@ def self_test(models_dir: Path | None) -> int:
     image = load_image_bytes(buffer.getvalue(), "self-test.png", min_side=classifier.input_size)
     prediction = classifier.classify(classifier.prepare(image))
     if not 0.0 <= prediction.probability <= 1.0:
+        log.error("self-test: probability %s out of range", prediction.probability)
         print(f"self-test FAILED: probability {prediction.probability} out of range")
         return 1
-    print(
+    # The installer's smoke test reads this line on stdout.
+    outcome = (
         f"self-test OK: model {classifier.card.name} {classifier.card.version} "
         f"(sha256 verified) on {classifier.device}; generated image -> "
         f"{prediction.verdict or prediction.status} "
         f"(P(pneumonia) = {prediction.probability:.3f})"
     )
+    log.info(outcome)
+    print(outcome)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    runtime.configure("pneumo-desktop", gui=True)
     args = _parser().parse_args(argv)
     if args.self_test:
         return self_test(args.models_dir)

@@ -11,21 +11,33 @@ can't be written exits with EXIT_REPORT, the CSV already in place.
 from __future__ import annotations
 
 import argparse
-import os
+import logging
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from . import runtime
+from .core.scan import DEFAULT_BATCH_SIZE
 
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_MODEL = 3
 EXIT_REPORT = 4
 
+log = logging.getLogger(__name__)
+
 
 def _say(message: str, end: str = "\n") -> None:
     if sys.stderr is not None:  # a windowed build has no console
         print(message, end=end, file=sys.stderr, flush=True)
+
+
+def _fail(status: int, message: str) -> int:
+    """Tell the user (stderr) and the log why the run ends; returns the exit status."""
+    log.error("%s (exit status %d)", message, status, extra=runtime.ALREADY_SHOWN)
+    _say(f"pneumo-scan: {message}")
+    return status
 
 
 def _progress(done: int, total: int, rate: float) -> None:
@@ -52,27 +64,26 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--report", type=Path, metavar="FILE.pdf",
                         help="also write a PDF report (after the CSV)")
     parser.add_argument("--models-dir", type=Path, help="default: the bundled models/")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     return parser
 
 
 def scan_main(argv: list[str] | None = None) -> int:
+    runtime.configure("pneumo-scan", gui=False)
     args = _parser().parse_args(argv)
+    log.info("pneumo-scan %s", " ".join(sys.argv[1:] if argv is None else argv))
     if args.resume and args.db is None:
-        _say("pneumo-scan: --resume needs --db FILE (the store of the scan to resume)")
-        return EXIT_USAGE
+        return _fail(EXIT_USAGE, "--resume needs --db FILE (the store of the scan to resume)")
     if not args.folder.is_dir():
-        _say(f"pneumo-scan: folder not found: {args.folder}")
-        return EXIT_USAGE
+        return _fail(EXIT_USAGE, f"folder not found: {args.folder}")
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .core.model import Classifier, ModelError
 
     try:
         classifier = Classifier(args.models_dir, batch_size=args.batch_size)
     except ModelError as error:
-        _say(f"pneumo-scan: {error}")
-        return EXIT_MODEL
+        return _fail(EXIT_MODEL, str(error))
+    runtime.log_model_loaded(classifier)
     _say(
         f"pneumo-scan: model {classifier.card.name} {classifier.card.version} on "
         f"{classifier.device}, threshold {classifier.threshold:.4f}"
@@ -115,8 +126,7 @@ def _scan(args, classifier, db_path: Path) -> int:
                     rate = new / max(time.perf_counter() - started, 1e-6)
                     _progress(item.done, item.total, rate)
         except ResumeError as error:
-            _say(f"pneumo-scan: {error}")
-            return EXIT_USAGE
+            return _fail(EXIT_USAGE, str(error))
         results = store.results(scan_id)
         info = store.scan(scan_id)
     write_csv(args.out, results)
@@ -133,6 +143,8 @@ def _report(path: Path, info, results, classifier) -> int:
     try:
         write_scan_report(path, info, results, classifier)
     except Exception as error:  # the CSV stands; say why the PDF doesn't, in one line
+        log.exception("the PDF report %s could not be written", path,
+                      extra=runtime.ALREADY_SHOWN)
         _say(f"pneumo-scan: could not write the PDF report {path}: {error}")
         return EXIT_REPORT
     _say(f"pneumo-scan: wrote {path}")

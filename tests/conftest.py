@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +15,10 @@ from PIL import Image
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Logs of the programs the tests start go here, never to the developer's own log folder.
+if "PNEUMO_LOG_DIR" not in os.environ:
+    os.environ["PNEUMO_LOG_DIR"] = tempfile.mkdtemp(prefix="pneumo-test-logs-")
+    atexit.register(shutil.rmtree, os.environ["PNEUMO_LOG_DIR"], ignore_errors=True)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = REPO_ROOT / "models"

@@ -14,6 +14,7 @@ file's sha256, the rules and the metrics.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,8 @@ import numpy as np
 from . import data
 from .config import TrainConfig
 from .io import atomic_write_bytes, atomic_write_json, sha256_of
+
+logger = logging.getLogger(__name__)
 
 FEATURE_LAYER = "gap"
 # The limit is the largest distance of any validation film, plus 5%. Validation films are
@@ -118,7 +121,7 @@ def subtype_metrics(split: SplitFeatures, coef, intercept) -> dict:
     }
 
 
-def fit_heads(models_dir: Path, name: str, config: TrainConfig, log=print) -> dict:
+def fit_heads(models_dir: Path, name: str, config: TrainConfig, log=logger.info) -> dict:
     """Fit both heads for ``models_dir/name.keras``, write the npz and update the card."""
     import io
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 import platform
 import time
 from pathlib import Path
@@ -15,6 +16,8 @@ from . import data, evaluate
 from .config import INPUT_SIZE, TrainConfig
 from .io import atomic_save_model, atomic_write_json, sha256_of
 from .models import build_augmenter, build_model
+
+logger = logging.getLogger(__name__)
 
 INTENDED_USE = (
     "Decision support for a radiologist screening paediatric chest X-rays for pneumonia. "
@@ -72,7 +75,7 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def train(config: TrainConfig, log=print) -> dict:
+def train(config: TrainConfig, log=logger.info) -> dict:
     """Train ``config.model_name`` and write model, card, history and plots to ``out_dir``."""
     import keras
     import tensorflow as tf

@@ -3,14 +3,19 @@ only the files that have no result yet."""
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .results import ScanResult, ScanState
+from .results import ScanResult, ScanState, Status
 from .scan import DEFAULT_BATCH_SIZE, list_images, scan_files
 from .store import ResultStore, model_sha256
+
+log = logging.getLogger(__name__)
 
 
 class ResumeError(Exception):
@@ -62,12 +67,41 @@ def run_scan(
         store.set_total(scan_id, len(files))
     pending = store.pending_files(scan_id, files)
     done = len(files) - len(pending)
+    if resume_scan_id is None:
+        log.info("scan %d of %s started: %d images, batches of %d", scan_id, folder,
+                 len(files), batch_size)
+    else:
+        log.info("scan %d resumed: %d of %d images already done, %d to scan", scan_id, done,
+                 len(files), len(pending))
+    started, counts = time.monotonic(), Counter()
     # A consumer that stops early (closes this generator) leaves the scan 'running', to be
     # resumed like one that crashed; the caller decides whether that was the user's Cancel.
-    yield ScanProgress(scan_id, done, len(files), None)
-    for result in scan_files(pending, classifier, batch_size=batch_size, cancel=cancel):
-        store.record(scan_id, result)
-        done += 1
-        yield ScanProgress(scan_id, done, len(files), result)
-    cancelled = cancel is not None and cancel.is_set() and done < len(files)
-    store.finish_scan(scan_id, ScanState.CANCELLED if cancelled else ScanState.COMPLETE)
+    finished = False
+    try:
+        yield ScanProgress(scan_id, done, len(files), None)
+        for result in scan_files(pending, classifier, batch_size=batch_size, cancel=cancel):
+            store.record(scan_id, result)
+            done += 1
+            counts[result.status] += 1
+            yield ScanProgress(scan_id, done, len(files), result)
+        cancelled = cancel is not None and cancel.is_set() and done < len(files)
+        state = ScanState.CANCELLED if cancelled else ScanState.COMPLETE
+        store.finish_scan(scan_id, state)
+        finished = True
+    finally:
+        _log_end(scan_id, state if finished else ScanState.RUNNING, done, len(files), counts,
+                 time.monotonic() - started)
+
+
+def _log_end(scan_id: int, state: ScanState, done: int, total: int, counts: Counter,
+             seconds: float) -> None:
+    scanned = sum(counts.values())
+    rate = scanned / seconds if seconds > 0 else 0.0
+    how = {ScanState.COMPLETE: "complete", ScanState.CANCELLED: "cancelled by the user",
+           ScanState.RUNNING: "stopped, left running to be resumed"}[state]
+    log.info(
+        "scan %d %s: %d of %d images; this run scanned %d in %.1f s (%.1f images/s): "
+        "%d %s, %d %s, %d %s", scan_id, how, done, total, scanned, seconds, rate,
+        counts[Status.OK], Status.OK, counts[Status.NOT_XRAY], Status.NOT_XRAY,
+        counts[Status.ERROR], Status.ERROR,
+    )

@@ -7,16 +7,11 @@ the explanation sees exactly what the classifier sees.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-
-# lime shows a tqdm progress bar per sample on stderr, which is None in a windowed build (and
-# tqdm then fails); tqdm reads this variable when it is first imported.
-os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 class ExplanationCancelled(Exception):

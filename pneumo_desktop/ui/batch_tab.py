@@ -38,6 +38,7 @@ from pneumo_desktop.core import review
 from pneumo_desktop.core.batch import ScanProgress, run_scan
 from pneumo_desktop.core.csv_export import write_csv
 from pneumo_desktop.core.results import ReviewMark, ScanState, StoredResult, Verdict
+from pneumo_desktop.core.scan import DEFAULT_BATCH_SIZE
 from pneumo_desktop.core.store import ResultStore
 from pneumo_desktop.ui.results_model import (
     COL_FILE,
@@ -266,12 +267,12 @@ class BatchTab(QWidget):
         self._update_actions()
 
     # Scanning ----------------------------------------------------------------------------
-    def start_scan(self, folder: Path, *, batch_size: int = 32) -> bool:
+    def start_scan(self, folder: Path, *, batch_size: int = DEFAULT_BATCH_SIZE) -> bool:
         """Scan ``folder`` in the background; False (with a message) if that can't start."""
         self._last_folder = Path(folder)
         return self._start(Path(folder), None, batch_size)
 
-    def resume_scan(self, scan_id: int, *, batch_size: int = 32) -> bool:
+    def resume_scan(self, scan_id: int, *, batch_size: int = DEFAULT_BATCH_SIZE) -> bool:
         """Show ``scan_id``'s results, then scan only its files that have no result yet."""
         if not self._can_start() or not self.load_scan(scan_id):
             return False

@@ -10,10 +10,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, QThreadPool
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QSettings, QThreadPool, QUrl
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
 
+from .. import runtime
 from ..core.imaging import SUPPORTED_SUFFIXES
 from ..core.model import ModelCard, ModelError
 from .about_tab import AboutTab
@@ -41,6 +49,7 @@ def _load_and_warm_up(models_dir: Path):
     classifier = Classifier(models_dir)
     size = classifier.input_size
     classifier.predict_batch(np.zeros((1, size, size, classifier.channels), np.float32))
+    runtime.log_model_loaded(classifier)
     return classifier
 
 
@@ -126,6 +135,9 @@ class MainWindow(QMainWindow):
                 view_menu, name, f"Ctrl+{index + 1}",
                 lambda checked=False, i=index: self.tabs.setCurrentIndex(i),
             )
+        help_menu = self.menuBar().addMenu("&Help")
+        self.open_log_action = self._add_action(help_menu, "Open &log folder", "",
+                                                self.open_log_folder)
 
     def _add_action(self, menu, text, shortcut, slot) -> QAction:
         action = QAction(text, self)
@@ -133,6 +145,12 @@ class MainWindow(QMainWindow):
         action.triggered.connect(slot)
         menu.addAction(action)
         return action
+
+    def open_log_folder(self) -> bool:
+        """Show the log folder in the desktop's file manager (to send the log to support)."""
+        folder = runtime.log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def choose_image(self) -> None:
         start = self.settings.value("last_image_folder", str(Path.home()))

@@ -7,15 +7,19 @@ Workers never touch widgets: they emit, and slots on the GUI thread update the v
 * :class:`GeneratorWorker` runs a generator and emits ``yielded`` for every item; between items
   it checks :meth:`abort` (the generator also receives a ``threading.Event`` it may check).
 Either way ``started`` comes first and ``finished`` last, whatever happened in between; an
-exception is emitted through ``errored`` (never raised into Qt's event loop).
+exception is logged with its traceback, then emitted through ``errored`` (never raised into
+Qt's event loop): the widget shows one line, the log keeps the rest.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+log = logging.getLogger(__name__)
 
 
 class WorkerSignals(QObject):
@@ -61,6 +65,7 @@ class _WorkerBase(QRunnable):
         try:
             self.work()
         except Exception as error:  # reported to the GUI, never raised into the event loop
+            log.exception("%s failed", self.description)
             self.signals.errored.emit(error)
         finally:
             self._done.set()
@@ -68,6 +73,16 @@ class _WorkerBase(QRunnable):
 
     def work(self) -> None:
         raise NotImplementedError
+
+    @property
+    def description(self) -> str:
+        """What this worker runs, for the log."""
+        return type(self).__name__
+
+
+def _name_of(function: Callable) -> str:
+    function = getattr(function, "func", function)  # functools.partial
+    return getattr(function, "__qualname__", repr(function))
 
 
 class FunctionWorker(_WorkerBase):
@@ -77,6 +92,10 @@ class FunctionWorker(_WorkerBase):
     def __init__(self, fn: Callable, *args, **kwargs) -> None:
         super().__init__()
         self._fn, self._args, self._kwargs = fn, args, kwargs
+
+    @property
+    def description(self) -> str:
+        return f"worker running {_name_of(self._fn)}"
 
     def report_progress(self, done: int, total: int) -> None:
         self.signals.progress.emit(done, total)
@@ -95,6 +114,10 @@ class GeneratorWorker(_WorkerBase):
     def __init__(self, make_generator: Callable[[threading.Event], Iterator]) -> None:
         super().__init__()
         self._make_generator = make_generator
+
+    @property
+    def description(self) -> str:
+        return f"worker running {_name_of(self._make_generator)}"
 
     def work(self) -> None:
         generator = self._make_generator(self.cancel_event)

@@ -1,4 +1,5 @@
 import csv
+import os
 import re
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import pytest
 from PIL import Image
 
 from pneumo_desktop.core.scan import list_images, scan_files
+from pneumo_desktop.core.store import model_sha256
 from tests.conftest import MODELS_DIR, REPO_ROOT, real_data_dir, synthetic_xray
 
 
@@ -61,25 +63,46 @@ def test_scan_stops_between_batches_when_cancelled(mixed_folder, tiny_classifier
     assert len(results) == 1
 
 
-def _run_scan(*args: str) -> subprocess.CompletedProcess:
+def _run_scan(*args: str, log_dir: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PNEUMO_LOG_DIR=str(log_dir)) if log_dir else None
     return subprocess.run(
         [sys.executable, "-m", "pneumo_desktop.cli", *args],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
         timeout=900,
+        env=env,
     )
 
 
-def test_cli_writes_csv_and_exits_zero_despite_bad_files(mixed_folder, tiny_models_dir, tmp_path):
-    out = tmp_path / "out" / "results.csv"
-    done = _run_scan(str(mixed_folder), "--out", str(out), "--models-dir", str(tiny_models_dir))
+def test_cli_writes_csv_and_exits_zero_despite_bad_files(mixed_folder, tiny_models_dir, tmp_path,
+                                                         tiny_classifier):
+    out, logs = tmp_path / "out" / "results.csv", tmp_path / "logs"
+    done = _run_scan(str(mixed_folder), "--out", str(out), "--models-dir", str(tiny_models_dir),
+                     log_dir=logs)
     assert done.returncode == 0, done.stderr
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert list(rows[0])[:5] == ["path", "status", "probability", "prediction", "message"]
     assert len(rows) == 4
     assert sum(r["status"] == "error" for r in rows) == 1
     assert "scanned 4/4 images" in done.stderr
+    threshold = tiny_classifier.threshold
+    for row in rows:
+        if row["status"] == "ok":  # each verdict names the threshold that made it
+            assert float(row["threshold"]) == pytest.approx(threshold, abs=1e-6)
+            assert row["threshold_source"] == "factory" and row["band"]
+            assert row["prediction"] == ("PNEUMONIA" if float(row["probability"]) >= threshold
+                                         else "NORMAL")
+    # The run leaves a trace in the log folder: the model line and the scan summary.
+    log = (logs / "pneumo-scan.log").read_text(encoding="utf-8")
+    card = tiny_classifier.card
+    assert (f"model {card.name} {card.version} loaded (sha256 {model_sha256(card)[:12]}…) on "
+            f"{tiny_classifier.device}") in log
+    assert re.search(r"scan 1 of .* started: 4 images", log)
+    assert re.search(r"scan 1 complete: 4 of 4 images; this run scanned 4 in [\d.]+ s "
+                     r"\([\d.]+ images/s\): 3 ok, 0 not_xray, 1 error", log)
+    assert f"wrote CSV {out} (4 rows)" in log
+    assert "Traceback" not in log
 
 
 def test_cli_report_writes_a_pdf_after_the_csv(mixed_folder, tiny_models_dir, tmp_path):
@@ -101,9 +124,12 @@ def test_cli_report_failure_exits_4_with_the_csv_written(mixed_folder, tiny_mode
     out, report = tmp_path / "out" / "results.csv", tmp_path / "out" / "a folder.pdf"
     report.mkdir(parents=True)  # the PDF can't replace a folder
     done = _run_scan(str(mixed_folder), "--out", str(out), "--report", str(report),
-                     "--models-dir", str(tiny_models_dir))
+                     "--models-dir", str(tiny_models_dir), log_dir=tmp_path / "logs")
     assert done.returncode == 4
     assert "could not write the PDF report" in done.stderr and "Traceback" not in done.stderr
+    assert done.stderr.count("PDF report") == 1  # said once, not repeated by the log
+    log = (tmp_path / "logs" / "pneumo-scan.log").read_text(encoding="utf-8")
+    assert f"the PDF report {report} could not be written" in log and "Traceback" in log
     assert len(list(csv.DictReader(out.open(encoding="utf-8")))) == 4
     assert report.is_dir() and not list(report.iterdir())
     assert sorted(p.name for p in out.parent.iterdir()) == ["a folder.pdf", "results.csv"]

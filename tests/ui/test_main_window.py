@@ -109,3 +109,18 @@ def test_a_missing_model_is_reported_not_raised(qtbot, tmp_path, settings, monke
     qtbot.waitUntil(lambda: bool(shown))
     assert "model card not found" in shown[0]
     assert window.device_label.text() == "Model not loaded"
+
+
+def test_help_opens_the_log_folder(qtbot, tmp_path, settings, monkeypatch):
+    from pneumo_desktop.ui import main_window
+
+    opened = []
+    monkeypatch.setenv("PNEUMO_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setattr(main_window.QDesktopServices, "openUrl",
+                        lambda url: opened.append(url.toLocalFile()) or True)
+    window = MainWindow(tmp_path / "no models", tmp_path / "results.sqlite3", settings)
+    qtbot.addWidget(window)
+    help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    [action] = [a for a in help_menu.actions() if a.text() == "Open &log folder"]
+    action.trigger()
+    assert opened == [str(tmp_path / "logs")] and (tmp_path / "logs").is_dir()

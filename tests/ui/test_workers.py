@@ -5,6 +5,9 @@ import sys
 import textwrap
 import time
 
+from PySide6.QtCore import Qt
+
+from pneumo_desktop import runtime
 from pneumo_desktop.ui.workers import FunctionWorker, GeneratorWorker
 from tests.conftest import REPO_ROOT
 
@@ -31,6 +34,31 @@ def test_an_exception_is_emitted_not_raised(qtbot):
         worker.start()
     assert isinstance(blocker.args[0], ValueError) and str(blocker.args[0]) == "bad film"
     assert worker.wait(5)
+
+
+def test_a_worker_logs_the_exception_with_its_traceback_before_emitting_it(
+    qtbot, tmp_path, monkeypatch
+):
+    monkeypatch.setenv(runtime.LOG_DIR_VARIABLE, str(tmp_path))
+    log_file = runtime.configure("pneumo-desktop", gui=False)
+    try:
+        def write_the_report():
+            raise OSError("disk full")
+
+        worker = FunctionWorker(write_the_report)
+        seen_in_log = []
+        # Direct: the slot runs on the worker's thread at the moment of the emit.
+        worker.signals.errored.connect(
+            lambda error: seen_in_log.append("disk full" in log_file.read_text("utf-8")),
+            Qt.ConnectionType.DirectConnection)
+        with qtbot.waitSignal(worker.signals.finished):
+            worker.start()
+    finally:
+        runtime.reset()
+    assert seen_in_log == [True]  # logged before the widget heard of it
+    text = log_file.read_text(encoding="utf-8")
+    assert "worker running test_a_worker_logs" in text and "write_the_report failed" in text
+    assert "Traceback" in text and 'raise OSError("disk full")' in text
 
 
 def test_generator_worker_stops_when_aborted(qtbot):
