@@ -14,7 +14,6 @@ import argparse
 import logging
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from . import runtime
@@ -40,11 +39,12 @@ def _fail(status: int, message: str) -> int:
     return status
 
 
-def _progress(done: int, total: int, rate: float) -> None:
-    eta = (total - done) / rate if rate else 0.0
+def _progress(item) -> None:
+    """One ``\r``-updated line: done of total, this run's rate and the time left."""
+    rate, eta = item.rate or 0.0, item.eta or 0.0
     _say(
-        f"\rscanned {done}/{total} images, {rate:.1f} images/s, ETA {eta:.0f} s",
-        end="\n" if done == total else "",
+        f"\rscanned {item.done}/{item.total} images, {rate:.1f} images/s, ETA {eta:.0f} s",
+        end="\n" if item.done == item.total else "",
     )
 
 
@@ -95,7 +95,7 @@ def scan_main(argv: list[str] | None = None) -> int:
 
 
 def _scan(args, classifier, db_path: Path) -> int:
-    from .core.batch import ResumeError, run_scan
+    from .core.batch import ResumeError, find_unfinished_scan, run_scan
     from .core.csv_export import write_csv
     from .core.results import Status
     from .core.store import ResultStore
@@ -103,14 +103,12 @@ def _scan(args, classifier, db_path: Path) -> int:
     with ResultStore(db_path) as store:
         resume_id = None
         if args.resume:
-            folder = str(args.folder.resolve())
-            unfinished = [s for s in store.unfinished_scans() if s.folder == folder]
-            if unfinished:
-                resume_id = unfinished[0].id
-                _say(f"pneumo-scan: resuming scan {resume_id} ({unfinished[0].done_files} done)")
+            unfinished = find_unfinished_scan(store, args.folder)
+            if unfinished is not None:
+                resume_id = unfinished.id
+                _say(f"pneumo-scan: resuming scan {resume_id} ({unfinished.done_files} done)")
             else:
                 _say("pneumo-scan: no unfinished scan of this folder; starting a new one")
-        started, first_done = time.perf_counter(), 0
         scan_id = None
         try:
             for item in run_scan(
@@ -118,13 +116,10 @@ def _scan(args, classifier, db_path: Path) -> int:
                 batch_size=args.batch_size,
             ):
                 if item.result is None:
-                    scan_id, first_done = item.scan_id, item.done
+                    scan_id = item.scan_id
                     _say(f"pneumo-scan: {item.total} images, {item.total - item.done} to scan")
-                    continue
-                new = item.done - first_done
-                if new % args.batch_size == 0 or item.done == item.total:
-                    rate = new / max(time.perf_counter() - started, 1e-6)
-                    _progress(item.done, item.total, rate)
+                elif item.scanned % args.batch_size == 0 or item.done == item.total:
+                    _progress(item)
         except ResumeError as error:
             return _fail(EXIT_USAGE, str(error))
         results = store.results(scan_id)

@@ -1,5 +1,14 @@
 """A scan that survives a crash: results go to the store one by one, and a resumed scan runs
-only the files that have no result yet."""
+only the files that have no result yet.
+
+The scan policies live here, for ``pneumo-scan`` and the app alike:
+
+* :func:`run_scan` owns the end states. It finishes COMPLETE when every file has a result,
+  CANCELLED when the user's ``cancel`` stopped it, and otherwise leaves it RUNNING (a consumer
+  that stopped early, the app closing, a crash, an error), to be resumed.
+* :class:`ScanProgress` carries this run's rate and ETA.
+* :func:`find_unfinished_scan` finds the scan of a folder to resume.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +17,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 from .results import ScanResult, ScanState, Status
 from .scan import DEFAULT_BATCH_SIZE, list_images, scan_files
-from .store import ResultStore, model_sha256
+from .store import ResultStore, ScanInfo, model_sha256
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +34,34 @@ class ResumeError(Exception):
 
 @dataclass(frozen=True)
 class ScanProgress:
+    """One step of a scan: first a starting item (``result`` None), then one per file."""
+
     scan_id: int
     done: int  # files with a result, including those finished before a resume
     total: int
-    result: ScanResult | None  # None for the first, "starting" item
+    result: ScanResult | None
+    scanned: int = 0  # files scanned by this run (not those finished before a resume)
+    elapsed: float = 0.0  # seconds since this run's starting item
+
+    @property
+    def rate(self) -> float | None:
+        """Images per second in this run; None until a file has been scanned."""
+        if self.scanned <= 0 or self.elapsed <= 0:
+            return None
+        return self.scanned / self.elapsed
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds until every file has a result, at this run's rate; None without a rate."""
+        rate = self.rate
+        return None if rate is None else (self.total - self.done) / rate
+
+
+def find_unfinished_scan(store: ResultStore, folder: Path) -> ScanInfo | None:
+    """The newest scan of ``folder`` left RUNNING (killed, crashed or closed mid-way), to be
+    resumed; None when there is none."""
+    folder = str(Path(folder).resolve())
+    return next((info for info in store.unfinished_scans() if info.folder == folder), None)
 
 
 def run_scan(
@@ -41,7 +75,12 @@ def run_scan(
 ) -> Iterator[ScanProgress]:
     """Scan ``folder`` (new scan) or resume ``resume_scan_id``; every result is committed to
     ``store`` before it is yielded. The first item (``result=None``) tells the scan id and how
-    much was already done."""
+    much was already done.
+
+    ``cancel`` is the user's Cancel: once it is set the scan stops between batches, or when
+    the consumer closes this generator, and is recorded CANCELLED. A consumer that closes it
+    without ``cancel`` set leaves the scan RUNNING, to be resumed like one that crashed.
+    """
     if resume_scan_id is None:
         if folder is None:
             raise ValueError("give a folder to scan or a scan to resume")
@@ -49,48 +88,59 @@ def run_scan(
         scan_id = store.start_scan(folder, classifier.card, len(files),
                                    threshold=classifier.threshold)
     else:
-        try:
-            info = store.scan(resume_scan_id)
-        except KeyError:
-            raise ResumeError(f"there is no scan {resume_scan_id} to resume") from None
-        sha = model_sha256(classifier.card)
-        if info.model_name and store.scan_model_sha256(resume_scan_id) not in (None, sha):
-            raise ResumeError(
-                f"scan {resume_scan_id} was made with another model ({info.model_name} "
-                f"{info.model_version}); start a new scan instead"
-            )
-        scan_id = resume_scan_id
-        try:
-            files = list_images(Path(info.folder))
-        except NotADirectoryError:
-            raise ResumeError(f"the folder of scan {scan_id} is gone: {info.folder}") from None
-        store.set_total(scan_id, len(files))
+        scan_id, files = _resumable(store, classifier, resume_scan_id)
     pending = store.pending_files(scan_id, files)
-    done = len(files) - len(pending)
+    done, total = len(files) - len(pending), len(files)
     if resume_scan_id is None:
-        log.info("scan %d of %s started: %d images, batches of %d", scan_id, folder,
-                 len(files), batch_size)
+        log.info("scan %d of %s started: %d images, batches of %d", scan_id, folder, total,
+                 batch_size)
     else:
         log.info("scan %d resumed: %d of %d images already done, %d to scan", scan_id, done,
-                 len(files), len(pending))
-    started, counts = time.monotonic(), Counter()
-    # A consumer that stops early (closes this generator) leaves the scan 'running', to be
-    # resumed like one that crashed; the caller decides whether that was the user's Cancel.
-    finished = False
+                 total, len(pending))
+    started, counts, state = time.monotonic(), Counter(), ScanState.RUNNING
+    user_cancelled = cancel.is_set if cancel is not None else lambda: False
     try:
-        yield ScanProgress(scan_id, done, len(files), None)
-        for result in scan_files(pending, classifier, batch_size=batch_size, cancel=cancel):
-            store.record(scan_id, result)
-            done += 1
-            counts[result.status] += 1
-            yield ScanProgress(scan_id, done, len(files), result)
-        cancelled = cancel is not None and cancel.is_set() and done < len(files)
-        state = ScanState.CANCELLED if cancelled else ScanState.COMPLETE
-        store.finish_scan(scan_id, state)
-        finished = True
+        yield ScanProgress(scan_id, done, total, None)
+        with closing(scan_files(pending, classifier, batch_size=batch_size,
+                                cancel=cancel)) as results:
+            for result in results:
+                store.record(scan_id, result)
+                done += 1
+                counts[result.status] += 1
+                yield ScanProgress(scan_id, done, total, result, sum(counts.values()),
+                                   time.monotonic() - started)
+        state = ScanState.CANCELLED if user_cancelled() and done < total else ScanState.COMPLETE
+    except GeneratorExit:  # the consumer stopped early
+        if done >= total:
+            state = ScanState.COMPLETE
+        elif user_cancelled():
+            state = ScanState.CANCELLED
+        raise
     finally:
-        _log_end(scan_id, state if finished else ScanState.RUNNING, done, len(files), counts,
-                 time.monotonic() - started)
+        if state is not ScanState.RUNNING:
+            store.finish_scan(scan_id, state)
+        _log_end(scan_id, state, done, total, counts, time.monotonic() - started)
+
+
+def _resumable(store: ResultStore, classifier, scan_id: int) -> tuple[int, list[Path]]:
+    """The files of ``scan_id`` to resume it with; ResumeError if it can't be resumed."""
+    try:
+        info = store.scan(scan_id)
+    except KeyError:
+        raise ResumeError(f"there is no scan {scan_id} to resume") from None
+    if info.model_name and store.scan_model_sha256(scan_id) not in (
+        None, model_sha256(classifier.card)
+    ):
+        raise ResumeError(
+            f"scan {scan_id} was made with another model ({info.model_name} "
+            f"{info.model_version}); start a new scan instead"
+        )
+    try:
+        files = list_images(Path(info.folder))
+    except NotADirectoryError:
+        raise ResumeError(f"the folder of scan {scan_id} is gone: {info.folder}") from None
+    store.set_total(scan_id, len(files))
+    return scan_id, files
 
 
 def _log_end(scan_id: int, state: ScanState, done: int, total: int, counts: Counter,
@@ -98,7 +148,7 @@ def _log_end(scan_id: int, state: ScanState, done: int, total: int, counts: Coun
     scanned = sum(counts.values())
     rate = scanned / seconds if seconds > 0 else 0.0
     how = {ScanState.COMPLETE: "complete", ScanState.CANCELLED: "cancelled by the user",
-           ScanState.RUNNING: "stopped, left running to be resumed"}[state]
+           ScanState.RUNNING: "stopped before the end, left running to be resumed"}[state]
     log.info(
         "scan %d %s: %d of %d images; this run scanned %d in %.1f s (%.1f images/s): "
         "%d %s, %d %s, %d %s", scan_id, how, done, total, scanned, seconds, rate,

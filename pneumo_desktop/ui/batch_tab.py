@@ -12,8 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from functools import partial
 from pathlib import Path
 
@@ -60,30 +60,27 @@ class _RunState:
 
     def __init__(self) -> None:
         self.scan_id: int | None = None  # written by the worker at the first item
-        self.user_cancelled = False  # written by the GUI before it aborts the worker
+        self.user_cancel = threading.Event()  # set by the GUI before it aborts the worker
 
 
-def _scan_in_worker(cancel: threading.Event, *, db_path: Path, classifier, folder: Path | None,
-                    resume_scan_id: int | None, batch_size: int, state: _RunState,
-                    ) -> Iterator[ScanProgress]:
-    """Runs on the worker thread, so its store (SQLite connection) is created here."""
+def _scan_in_worker(worker_abort: threading.Event, *, db_path: Path, classifier,
+                    folder: Path | None, resume_scan_id: int | None, batch_size: int,
+                    state: _RunState) -> Iterator[ScanProgress]:
+    """Runs on the worker thread, so its store (SQLite connection) is created here.
+
+    run_scan decides the end state: the user's Cancel (``state.user_cancel``) ends the scan
+    CANCELLED; an abort without it (the app closing) leaves it RUNNING, so the next start
+    offers to resume it. The worker's own abort event only stops the loop (the worker closes
+    this generator at the next item)."""
     store = ResultStore(db_path)
-    finished = False
     try:
-        for item in run_scan(store, classifier, folder, resume_scan_id=resume_scan_id,
-                             batch_size=batch_size, cancel=cancel):
-            state.scan_id = item.scan_id
-            yield item
-        finished = True
+        with closing(run_scan(store, classifier, folder, resume_scan_id=resume_scan_id,
+                              batch_size=batch_size, cancel=state.user_cancel)) as items:
+            for item in items:
+                state.scan_id = item.scan_id
+                yield item
     finally:
-        try:
-            # After an abort the worker closes this generator at the next item, so run_scan
-            # never reaches its own finish_scan: record the user's Cancel here. A scan stopped
-            # by closing the app stays 'running', so the next start offers to resume it.
-            if not finished and state.user_cancelled and state.scan_id is not None:
-                store.finish_scan(state.scan_id, ScanState.CANCELLED)
-        finally:
-            store.close()
+        store.close()
 
 
 class _ScanJob(QObject):
@@ -97,7 +94,6 @@ class _ScanJob(QObject):
         # nothing Qt is ever freed by a garbage collection on the worker thread.
         self.worker = GeneratorWorker(partial(_scan_in_worker, state=self.state, **scan_arguments))
         self.error: BaseException | None = None
-        self.done_at_start, self.started_at = 0, time.monotonic()
         self.worker.signals.yielded.connect(self._on_yielded)
         self.worker.signals.errored.connect(self._on_errored)
         self.worker.signals.finished.connect(self._on_finished)
@@ -280,7 +276,7 @@ class BatchTab(QWidget):
 
     def cancel_scan(self) -> None:
         if self._job is not None:
-            self._job.state.user_cancelled = True  # before abort: the worker reads it on close
+            self._job.state.user_cancel.set()  # before abort: run_scan reads it on close
             self._job.worker.abort()
             self._say("Cancelling after the current image…")
 
@@ -348,7 +344,6 @@ class BatchTab(QWidget):
         if job is not self._job:
             return  # a run that was abandoned by shutdown()
         if item.result is None:  # the "starting" item: scan id and files already done
-            job.done_at_start, job.started_at = item.done, time.monotonic()
             self._scan_id, self._scan_state = item.scan_id, ScanState.RUNNING
             self.progress_bar.setRange(0, max(item.total, 1))
             self.refresh_scans()
@@ -357,15 +352,13 @@ class BatchTab(QWidget):
             self.model.upsert(StoredResult.from_scan(item.result))
             self._update_summary()
         self.progress_bar.setValue(item.done)
-        self.progress_bar.setFormat(self._progress_text(job, item.done, item.total))
+        self.progress_bar.setFormat(self._progress_text(item))
 
     @staticmethod
-    def _progress_text(job: _ScanJob, done: int, total: int) -> str:
-        text = f"{done} / {total} images"
-        scanned, elapsed = done - job.done_at_start, time.monotonic() - job.started_at
-        if scanned > 0 and elapsed > 0:
-            rate = scanned / elapsed
-            text += f" · {rate:.1f} images/s · ETA {_format_duration((total - done) / rate)}"
+    def _progress_text(item: ScanProgress) -> str:
+        text = f"{item.done} / {item.total} images"
+        if item.rate is not None:
+            text += f" · {item.rate:.1f} images/s · ETA {_format_duration(item.eta)}"
         return text
 
     def _on_job_finished(self, job: _ScanJob) -> None:
