@@ -147,8 +147,11 @@ def _log_end(scan_id: int, state: ScanState, done: int, total: int, counts: Coun
              seconds: float) -> None:
     scanned = sum(counts.values())
     rate = scanned / seconds if seconds > 0 else 0.0
-    how = {ScanState.COMPLETE: "complete", ScanState.CANCELLED: "cancelled by the user",
-           ScanState.RUNNING: "stopped before the end, left running to be resumed"}[state]
+    how = {
+        ScanState.COMPLETE: str(ScanState.COMPLETE),
+        ScanState.CANCELLED: f"{ScanState.CANCELLED} by the user",
+        ScanState.RUNNING: f"stopped before the end, left {ScanState.RUNNING} to be resumed",
+    }[state]
     log.info(
         "scan %d %s: %d of %d images; this run scanned %d in %.1f s (%.1f images/s): "
         "%d %s, %d %s, %d %s", scan_id, how, done, total, scanned, seconds, rate,
