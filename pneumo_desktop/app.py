@@ -16,7 +16,7 @@ from . import runtime
 
 _LAUNCHED = time.perf_counter()  # start-up time is measured from here (--startup-time)
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("pneumo_desktop.app")  # not "__main__" under python -m
 
 
 def _parser() -> argparse.ArgumentParser:

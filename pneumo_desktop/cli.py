@@ -24,7 +24,7 @@ EXIT_USAGE = 2
 EXIT_MODEL = 3
 EXIT_REPORT = 4
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("pneumo_desktop.cli")  # not "__main__" under python -m
 
 
 def _say(message: str, end: str = "\n") -> None:
