@@ -33,7 +33,7 @@ def notebook_way(files, classifier) -> list[float]:
     probabilities = []
     for path in files:
         image = keras.utils.load_img(path, target_size=(size, size), color_mode=mode)
-        if classifier.card.equalize:  # the model's own preprocessing, as the card says
+        if classifier.card.input_spec.equalize:  # the model's own preprocessing, as the card says
             from PIL import ImageOps
 
             image = ImageOps.equalize(image)

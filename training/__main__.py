@@ -1,4 +1,4 @@
-"""``python -m training {train,evaluate,all,compare}``."""
+"""``python -m training {train,evaluate,all,heads,stress,card,compare}``."""
 
 from __future__ import annotations
 
@@ -106,6 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     stress_parser.add_argument("--card", action="store_true",
                                help="record the report in the model's card (the app shows it)")
 
+    card_parser = commands.add_parser(
+        "card", help="rebuild a model's card to the current schema, without retraining "
+        "(re-scores validation and test; keeps the training section and threshold)")
+    card_parser.add_argument("--model-file", type=Path, required=True)
+    card_parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    card_parser.add_argument("--changes", help="the changelog text for the model's version")
+    card_parser.add_argument("--limit-per-class", type=int, help="tiny subset, for tests")
+
     compare_parser = commands.add_parser("compare", help="rebuild the comparison table")
     compare_parser.add_argument("--out", type=Path, default=Path("models"))
     compare_parser.add_argument("--note", action="append", default=[],
@@ -141,11 +149,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             atomic_write_json(args.json, report)
         if args.card:
-            card_path = args.model_file.with_name(args.model_file.stem + ".card.json")
-            card = json.loads(card_path.read_text(encoding="utf-8"))
-            card["stress"] = {key: report[key] for key in ("validation_images", "shifts")}
-            atomic_write_json(card_path, card)
+            from .card import card_path_for, update_section
+
+            update_section(card_path_for(args.model_file), "stress",
+                           {key: report[key] for key in ("validation_images", "shifts")})
         return 0
+    if args.command == "card":
+        return _rebuild_card(args)
     from .compare import write_comparison
 
     write_comparison(args.out, args.note)
@@ -167,6 +177,22 @@ def _train_all(args) -> int:
                 continue
         train(config_for(name, weights_file=weights, **_overrides(args)))
     write_comparison(args.out, notes)
+    return 0
+
+
+def _rebuild_card(args) -> int:
+    from .card import CardError, rebuild_card
+
+    try:
+        moved = rebuild_card(args.model_file, args.data_dir, changes=args.changes,
+                             limit_per_class=args.limit_per_class)
+    except (CardError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for key, (before, after) in moved.items():
+        print(f"changed: {key} {before} -> {after}", file=sys.stderr)
+    print(f"rebuilt {args.model_file.with_suffix('').name}.card.json: "
+          + (f"{len(moved)} metrics moved" if moved else "every metric as the card had it"))
     return 0
 
 

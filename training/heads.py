@@ -13,7 +13,6 @@ file's sha256, the rules and the metrics.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from . import data
+from .card import read_card, update_section
 from .config import TrainConfig
-from .io import atomic_write_bytes, atomic_write_json, sha256_of
+from .io import atomic_write_bytes, sha256_of
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def fit_heads(models_dir: Path, name: str, config: TrainConfig, log=logger.info)
     import keras
 
     card_path = Path(models_dir) / f"{name}.card.json"
-    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card = read_card(card_path)
     model = keras.models.load_model(Path(models_dir) / card["model_file"], compile=False)
     feature_model = build_feature_model(model)
     config = config.replace(
@@ -166,7 +166,7 @@ def fit_heads(models_dir: Path, name: str, config: TrainConfig, log=logger.info)
                            > ood["threshold"]))
         for key, split in splits.items()
     }
-    card["heads"] = {
+    heads = {
         "file": heads_path.name,
         "sha256": sha256_of(heads_path),
         "feature_layer": FEATURE_LAYER,
@@ -186,7 +186,7 @@ def fit_heads(models_dir: Path, name: str, config: TrainConfig, log=logger.info)
             "test": subtype_metrics(splits["test"], subtype["coef"], subtype["intercept"]),
         },
     }
-    atomic_write_json(card_path, card)
+    update_section(card_path, "heads", heads)
     log(f"{name}: heads written; X-rays refused as not_xray: {refused}; subtype test "
-        f"accuracy {card['heads']['subtype']['test']['accuracy']:.3f}")
-    return card["heads"]
+        f"accuracy {heads['subtype']['test']['accuracy']:.3f}")
+    return heads

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 import logging
 import platform
@@ -13,21 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from . import data, evaluate
-from .config import INPUT_SIZE, TrainConfig
-from .io import atomic_save_model, atomic_write_json, sha256_of
+from .card import Scored, build_card, read_card, write_card
+from .config import TrainConfig
+from .io import atomic_save_model, atomic_write_json
 from .models import build_augmenter, build_model
 
 logger = logging.getLogger(__name__)
-
-INTENDED_USE = (
-    "Decision support for a radiologist screening paediatric chest X-rays for pneumonia. "
-    "Not a diagnosis: every film is read by the radiologist, who makes the call."
-)
-DATASET_CITATION = (
-    "Kermany D, Zhang K, Goldbaum M, et al. Identifying medical diagnoses and treatable "
-    "diseases by image-based deep learning. Cell 172(5):1122-1131, 2018; Mendeley Data, "
-    "doi:10.17632/rscbjbr9sj.2; licence CC BY 4.0."
-)
 
 
 def build_optimizer(config: TrainConfig, steps_per_epoch: int):
@@ -149,50 +139,15 @@ def train(config: TrainConfig, log=logger.info) -> dict:
     best_epoch = (
         int(np.argmax(history_dict["val_auc"])) + 1 if "val_auc" in history_dict else epochs_run
     )
-    card = {
-        "name": config.model_name,
-        "version": config.version,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "model_file": model_path.name,
-        "sha256": sha256_of(model_path),
-        "parameters": int(model.count_params()),
-        "input": {
-            "height": INPUT_SIZE,
-            "width": INPUT_SIZE,
-            "channels": config.channels,
-            "color": "grayscale" if config.channels == 1 else "RGB (grey replicated)",
-            "resize": "whole image, bilinear, aspect ratio not kept",
-            "value_range": [0, 255],
-            "dtype": "float32",
-            "equalize": "histogram" if config.equalize else None,
-            "preprocessing": (
-                "histogram equalisation of the 224x224 grey film (Pillow ImageOps.equalize) "
-                "before the model; " if config.equalize else "feed raw 0..255 pixels; "
-            )
-            + f"inside the model: rescale, resize to {config.working_size} px, normalise",
-        },
-        "output": {
-            "activation": "sigmoid",
-            "meaning": "P(PNEUMONIA)",
-            "classes": list(data.CLASS_NAMES),
-            "decision": "PNEUMONIA when probability >= threshold",
-        },
-        "threshold": {
-            "value": threshold,
-            "rule": rule,
-            "chosen_on": "validation",
-            "target_sensitivity": config.target_sensitivity,
-        },
-        "data": {
-            "source": str(data_dir),
-            "split": config.split,
-            "split_seed": config.seed,
-            "validation_fraction": config.val_fraction,
-            "train": data.counts(train_records),
-            "validation": data.counts(val_records),
-            "test": data.counts(test_records),
-        },
-        "training": {
+    card_file = out_dir / f"{config.model_name}.card.json"
+    card = build_card(
+        config, model, model_path,
+        counts={"train": data.counts(train_records), "validation": data.counts(val_records),
+                "test": data.counts(test_records)},
+        validation=Scored.of(val_records, val_probs),
+        test=Scored.of(test_records, test_probs),
+        threshold=threshold, rule=rule,
+        training={
             "seconds": round(train_seconds, 1),
             "epochs_run": epochs_run,
             "best_epoch": best_epoch,
@@ -200,20 +155,10 @@ def train(config: TrainConfig, log=logger.info) -> dict:
             "device": _device_name(tf),
             "config": json.loads(json.dumps(dataclasses.asdict(config), default=str)),
         },
-        "metrics": {
-            "validation": evaluate.metrics_at(
-                val_labels, val_probs, threshold, [r.subtype for r in val_records]
-            ),
-            "test": evaluate.metrics_at(
-                test_labels, test_probs, threshold, [r.subtype for r in test_records]
-            ),
-        },
-        "plots": plots,
-        "libraries": library_versions(),
-        "intended_use": INTENDED_USE,
-        "dataset_citation": DATASET_CITATION,
-    }
-    atomic_write_json(out_dir / f"{config.model_name}.card.json", card)
+        plots=plots, libraries=library_versions(),
+        previous=read_card(card_file) if card_file.is_file() else None,
+    )
+    write_card(card_file, card)
     # The log shows validation only: whoever compares runs by a rule written in advance must be
     # able to apply it before seeing test. The test metrics are in the card, one step away.
     op = card["metrics"]["validation"]["at_operating_threshold"]
@@ -221,7 +166,7 @@ def train(config: TrainConfig, log=logger.info) -> dict:
         f"{config.model_name}: threshold {threshold:.4f}; validation sensitivity "
         f"{op['sensitivity']:.3f} specificity {op['specificity']:.3f} AUC {op['roc_auc']:.3f} "
         f"({train_seconds:.0f} s, {epochs_run} epochs); test metrics in "
-        f"{out_dir / (config.model_name + '.card.json')}"
+        f"{card_file}"
     )
     return card
 

@@ -9,7 +9,6 @@ of it.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 from dataclasses import dataclass
@@ -17,17 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .card import InputSpec, ModelCard, ModelChecksumError, ModelError, card_path
 from .results import OperatingPoint, Prediction, ThresholdSource
 
+__all__ = ["Classifier", "ModelCard", "ModelChecksumError", "ModelError", "model_input"]
+
 DEFAULT_MODEL_NAME = "cnn_deep_aug"
-
-
-class ModelError(Exception):
-    """The model or its card is missing, unreadable or fails its checksum."""
-
-
-class ModelChecksumError(ModelError):
-    pass
 
 
 def default_models_dir() -> Path:
@@ -51,80 +45,20 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-@dataclass(frozen=True)
-class ModelCard:
-    """The parsed card; ``data`` keeps everything the training package wrote."""
-
-    path: Path
-    data: dict
-
-    @classmethod
-    def load(cls, path: Path) -> "ModelCard":
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelError(f"model card not found: {path}") from None
-        except (OSError, ValueError) as error:
-            raise ModelError(f"model card {path} is unreadable: {error}") from None
-        for key in ("name", "version", "model_file", "sha256", "threshold", "input"):
-            if key not in data:
-                raise ModelError(f"model card {path} lacks {key!r}")
-        return cls(path, data)
-
-    @property
-    def name(self) -> str:
-        return self.data["name"]
-
-    @property
-    def version(self) -> str:
-        return self.data["version"]
-
-    @property
-    def threshold(self) -> float:
-        return float(self.data["threshold"]["value"])
-
-    @property
-    def input_size(self) -> int:
-        return int(self.data["input"]["height"])
-
-    @property
-    def channels(self) -> int:
-        return int(self.data["input"]["channels"])
-
-    @property
-    def equalize(self) -> bool:
-        """Whether films are histogram-equalised before the model (as in training)."""
-        return self.data["input"].get("equalize") == "histogram"
-
-    @property
-    def model_path(self) -> Path:
-        return self.path.parent / self.data["model_file"]
-
-    @property
-    def likely_threshold(self) -> float:
-        """The upper, high-specificity threshold of the ``likely`` band; cards written before
-        bands existed have none, and then the operating threshold is used (no ``possible``
-        band)."""
-        likely = self.data["threshold"].get("likely")
-        return float(likely["value"]) if likely else self.threshold
-
-    def test_metrics(self) -> dict:
-        return self.data.get("metrics", {}).get("test", {}).get("at_operating_threshold", {})
-
-
-def prepare_input(pixels: np.ndarray, size: int, channels: int, equalize: bool) -> np.ndarray:
-    """``to_model_input`` plus, for models trained on equalised films, Pillow's histogram
-    equalisation of the resized grey film (the training package makes the same calls)."""
+def model_input(pixels: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """The one preprocessing of the app: grey pixels (any size) as the model's input,
+    ``(size, size, channels)`` float32 in 0..255, exactly as the training package made it:
+    squashed to the input size (:func:`imaging.to_model_input`), then, for models trained on
+    equalised films, Pillow's histogram equalisation of the resized grey film."""
     from PIL import Image, ImageOps
 
     from .imaging import to_model_input
 
-    model_input = to_model_input(pixels, size=size, channels=1)
-    if equalize:
-        grey = Image.fromarray(model_input[..., 0].astype(np.uint8))
-        model_input = np.asarray(ImageOps.equalize(grey), dtype=np.float32)[..., None]
-    return np.repeat(model_input, channels, axis=-1) if channels != 1 else model_input
+    resized = to_model_input(pixels, size=spec.size, channels=1)
+    if spec.equalize:
+        grey = Image.fromarray(resized[..., 0].astype(np.uint8))
+        resized = np.asarray(ImageOps.equalize(grey), dtype=np.float32)[..., None]
+    return np.repeat(resized, spec.channels, axis=-1) if spec.channels != 1 else resized
 
 
 def compute_device() -> str:
@@ -192,16 +126,16 @@ class Classifier:
         batch_size: int = 32,
     ):
         models_dir = Path(models_dir) if models_dir else default_models_dir()
-        self.card = ModelCard.load(models_dir / f"{name}.card.json")
+        self.card = ModelCard.load(card_path(models_dir, name))
         model_path = self.card.model_path
         if not model_path.is_file():
             raise ModelError(f"model file not found: {model_path}")
         if verify_checksum:
             actual = sha256_of(model_path)
-            if actual != self.card.data["sha256"]:
+            if actual != self.card.sha256:
                 raise ModelChecksumError(
                     f"{model_path.name} does not match its model card (sha256 {actual[:12]}… "
-                    f"≠ {self.card.data['sha256'][:12]}…): the file was changed or damaged; "
+                    f"≠ {self.card.sha256[:12]}…): the file was changed or damaged; "
                     "reinstall the application"
                 )
         import keras
@@ -222,18 +156,18 @@ class Classifier:
             self._with_features = keras.Model(self.model.input, [layer.output, self.model.output])
 
     def _load_heads(self, verify_checksum: bool) -> Heads | None:
-        info = self.card.data.get("heads")
-        if not info:
+        info = self.card.heads
+        if info is None:
             return None
-        path = self.card.path.parent / info["file"]
+        path = info.path
         if not path.is_file():
             raise ModelError(f"heads file not found: {path}")
-        if verify_checksum and sha256_of(path) != info["sha256"]:
+        if verify_checksum and sha256_of(path) != info.sha256:
             raise ModelChecksumError(
                 f"{path.name} does not match its model card: the file was changed or damaged; "
                 "reinstall the application"
             )
-        return Heads.load(path, info["feature_layer"])
+        return Heads.load(path, info.feature_layer)
 
     @property
     def ood_threshold(self) -> float | None:
@@ -246,18 +180,18 @@ class Classifier:
 
     @property
     def input_size(self) -> int:
-        return self.card.input_size
+        return self.card.input_spec.size
 
     @property
     def channels(self) -> int:
-        return self.card.channels
+        return self.card.input_spec.channels
 
     def prepare(self, image) -> np.ndarray:
         """A loaded film (or its grey pixels) as this model's input, preprocessed exactly as
         the training package did: squashed to the input size, equalised if the card says so.
         Pure Pillow/numpy, so scan threads may call it in parallel."""
         pixels = image.pixels if hasattr(image, "pixels") else np.asarray(image)
-        return prepare_input(pixels, self.input_size, self.channels, self.card.equalize)
+        return model_input(pixels, self.card.input_spec)
 
     def predict_batch(self, images: np.ndarray) -> np.ndarray:
         """P(pneumonia) for ``(N, size, size, channels)`` pixels in 0..255.

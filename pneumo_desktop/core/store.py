@@ -273,7 +273,7 @@ class ResultStore:
 def model_sha256(card) -> str | None:
     """The sha256 of the model file a card vouches for (None without a card): the one place
     the app reads it from the card."""
-    return card.data.get("sha256") if card is not None else None
+    return card.sha256 if card is not None else None
 
 
 def _optional(kind, value):

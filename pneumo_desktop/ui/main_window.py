@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, QThreadPool, QUrl
+from PySide6.QtCore import QSettings, QThreadPool, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTa
 
 from .. import runtime
 from ..core.imaging import SUPPORTED_SUFFIXES
-from ..core.model import ModelCard, ModelError
+from ..core.model import ModelError
 from .about_tab import AboutTab
 from .batch_tab import BatchTab
 from .viewer_tab import ViewerTab
@@ -54,6 +54,13 @@ def _load_and_warm_up(models_dir: Path):
 
 
 class MainWindow(QMainWindow):
+    """The tabs are built at once; the classifier (and with it the verified model card the
+    About tab shows) arrives from a worker: :attr:`modelReady` with the classifier, or
+    :attr:`modelFailed` with the reason the model was refused."""
+
+    modelReady = Signal(object)  # noqa: N815 - Qt naming
+    modelFailed = Signal(str)  # noqa: N815 - Qt naming
+
     def __init__(self, models_dir: Path, db_path: Path, settings: QSettings, parent=None):
         super().__init__(parent)
         self.models_dir = Path(models_dir)
@@ -63,10 +70,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("pneumo_desktop — chest X-ray pneumonia screening")
         self.setAcceptDrops(True)
 
-        card = self._read_card()
         self.viewer_tab = ViewerTab(None)
         self.batch_tab = BatchTab(None, db_path)
-        self.about_tab = AboutTab(card, self.models_dir)
+        self.about_tab = AboutTab(None, self.models_dir)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.viewer_tab, "Viewer")
         self.tabs.addTab(self.batch_tab, "Batch scan / worklist")
@@ -75,7 +81,7 @@ class MainWindow(QMainWindow):
         self.batch_tab.openRequested.connect(self.open_in_viewer)
 
         self.device_label = QLabel("Loading model…")
-        self.model_label = QLabel(f"Model {card.name} {card.version}" if card else "No model")
+        self.model_label = QLabel("No model yet")
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.device_label)
         self._build_menus()
@@ -90,16 +96,11 @@ class MainWindow(QMainWindow):
         """Called once the window is visible."""
         self._loader.start()
 
-    def _read_card(self) -> ModelCard | None:
-        try:
-            return ModelCard.load(self.models_dir / "cnn_deep_aug.card.json")
-        except ModelError:
-            return None
-
     def _classifier_ready(self, classifier) -> None:
         self.classifier = classifier
         self.viewer_tab.set_classifier(classifier)
         self.batch_tab.set_classifier(classifier)
+        self.about_tab.set_card(classifier.card)  # verified: the classifier checked it
         self.model_label.setText(f"Model {classifier.card.name} {classifier.card.version}")
         device = classifier.device
         note = " (no GPU: TensorFlow computes on the processor)" if device == "CPU" else ""
@@ -111,13 +112,17 @@ class MainWindow(QMainWindow):
             self.scan_folder(folder)
         else:
             self.batch_tab.offer_resume()
+        self.modelReady.emit(classifier)
 
     def _classifier_failed(self, error: Exception) -> None:
         self.device_label.setText("Model not loaded")
+        self.model_label.setText("Model refused")
         message = str(error)
         if not isinstance(error, ModelError):
             message = f"{type(error).__name__}: {error}"
+        self.about_tab.show_refused(message)
         self.statusBar().showMessage(f"Model could not be loaded: {message}")
+        self.modelFailed.emit(message)
         QMessageBox.critical(self, "Model could not be loaded", message)
 
     # Actions -----------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def test_app_preprocessing_matches_training(tmp_path, tiny_classifier, size, suf
     from tests.conftest import synthetic_xray
     from training.data import pillow_equalized
 
-    assert tiny_classifier.card.equalize
+    assert tiny_classifier.card.input_spec.equalize
     pixels = synthetic_xray(np.random.default_rng(4), True, size=max(size))[: size[1], : size[0]]
     path = tmp_path / f"film{suffix}"
     Image.fromarray(pixels).convert("RGB").save(path)

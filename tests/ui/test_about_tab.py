@@ -12,8 +12,10 @@ import pytest
 from PySide6.QtWidgets import QLabel, QTableWidget, QWidget
 
 from pneumo_desktop import __version__
-from pneumo_desktop.core.model import ModelCard
-from pneumo_desktop.ui.about_tab import INTENDED_USE, AboutTab, format_metric, format_rate
+from pneumo_desktop.core.card import ModelCard, Point
+from pneumo_desktop.ui.about_tab import INTENDED_USE, AboutTab
+from pneumo_desktop.ui.metric_text import format_metric, format_rate
+from tests.cards import card_data, metrics, write_card
 
 TINY_CARD = "cnn_deep_aug.card.json"
 
@@ -31,29 +33,16 @@ def make_tab(qtbot, card: ModelCard | None, models_dir: Path) -> AboutTab:
 
 
 def handmade_card(folder: Path, **changes) -> ModelCard:
-    """A small card in the training package's format, with awkward values to format."""
-    op = {
-        "threshold": 0.123456, "n": 624, "accuracy": 0.9, "sensitivity": 0.98712,
-        "specificity": float("nan"), "precision": 0.5, "f1": 0.66, "roc_auc": None,
-        "confusion_matrix": {"tn": 7, "fp": 3, "fn": 1, "tp": 20}, "recall_bacteria": 1.0,
-    }
-    card = {
-        "name": "handmade", "version": "2.3.4", "created": "2024-05-06T07:08:09+00:00",
-        "model_file": "handmade.keras", "sha256": "ab" * 32, "parameters": 1234567,
-        "input": {"height": 224, "width": 224, "channels": 1, "color": "grayscale"},
-        "threshold": {"value": 0.123456, "rule": "by hand", "chosen_on": "validation"},
-        "data": {"split": "patient", "split_seed": 7, "validation_fraction": 0.1,
-                 "train": {"total": 10, "patients": 4, "normal": 3, "bacteria": 5, "virus": 2}},
-        "training": {"seconds": 90.0, "epochs_run": 3, "best_epoch": 2, "device": "CPU"},
-        "metrics": {"test": {"at_operating_threshold": op, "at_0.5": {**op, "roc_auc": 0.95}}},
-        "libraries": {"keras": "3.0"},
-        "intended_use": "Card's own intended use.",
-        **changes,
-    }
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "handmade.card.json"
-    path.write_text(json.dumps(card), encoding="utf-8")
-    return ModelCard.load(path)
+    """A small valid card with awkward values to format: a NaN specificity, a missing AUC, no
+    viral recall."""
+    op = metrics(0.123456, specificity=float("nan"), roc_auc=None)
+    del op["recall_virus"]
+    test = {"at_operating_threshold": op, "at_0.5": metrics(0.5, roc_auc=0.95),
+            "at_likely_threshold": metrics(0.8)}
+    validation = {**test, "at_operating_threshold": metrics(0.123456, sensitivity=0.5)}
+    data = card_data(metrics={"test": test, "validation": validation})
+    data.update(changes)
+    return ModelCard.load(write_card(folder, data))
 
 
 def test_formatting_rules():
@@ -67,22 +56,26 @@ def test_formatting_rules():
 def test_tiny_card_numbers_are_shown_formatted(qtbot, tiny_models_dir):
     card = ModelCard.load(tiny_models_dir / TINY_CARD)
     tab = make_tab(qtbot, card, tiny_models_dir)
-    test = card.data["metrics"]["test"]
-    op, at05 = test["at_operating_threshold"], test["at_0.5"]
-    assert label(tab, "metric_sensitivity").text() == format_rate(op["sensitivity"])
-    assert label(tab, "metric_specificity").text() == format_rate(op["specificity"])
-    assert label(tab, "metric_roc_auc").text() == format_metric("roc_auc", op["roc_auc"])
-    assert label(tab, "metric_at05_sensitivity").text() == format_rate(at05["sensitivity"])
-    validation = card.data["metrics"]["validation"]["at_operating_threshold"]
-    assert label(tab, "metric_val_accuracy").text() == format_rate(validation["accuracy"])
-    for key, count in op["confusion_matrix"].items():
-        assert label(tab, f"cm_{key}").text() == f"{key.upper()}\n{count}"
+    op, at05 = card.metrics("test", Point.OPERATING), card.metrics("test", Point.AT_05)
+    assert label(tab, "metric_sensitivity").text() == format_rate(op.sensitivity)
+    assert label(tab, "metric_specificity").text() == format_rate(op.specificity)
+    assert label(tab, "metric_roc_auc").text() == format_metric("roc_auc", op.roc_auc)
+    assert label(tab, "metric_at05_sensitivity").text() == format_rate(at05.sensitivity)
+    likely = card.metrics("test", Point.LIKELY)
+    assert label(tab, "metric_likely_specificity").text() == format_rate(likely.specificity)
+    validation = card.metrics("validation", Point.OPERATING)
+    assert label(tab, "metric_val_accuracy").text() == format_rate(validation.accuracy)
+    for key in ("tn", "fp", "fn", "tp"):
+        assert label(tab, f"cm_{key}").text() == f"{key.upper()}\n{getattr(op.confusion, key)}"
     assert label(tab, "threshold_value").text() == f"{card.threshold:.4f}"
-    assert label(tab, "threshold_rule").text() == card.data["threshold"]["rule"]
-    assert label(tab, "data_test_total").text() == str(card.data["data"]["test"]["total"])
-    assert label(tab, "model_sha256").toolTip() == card.data["sha256"]
-    assert label(tab, "intended_use").text() == card.data["intended_use"]
+    assert label(tab, "threshold_rule").text() == card.thresholds.operating_rule
+    assert label(tab, "likely_value").text() == f"{card.likely_threshold:.4f}"
+    assert "specificity >= 0.99" in label(tab, "likely_rule").text()
+    assert label(tab, "data_test_total").text() == str(card.counts("test").total)
+    assert label(tab, "model_sha256").toolTip() == card.sha256
+    assert label(tab, "intended_use").text() == card.intended_use
     assert label(tab, "app_version").text().endswith(__version__)
+    assert card.version in label(tab, "changelog").text()
     # Readable at 1280x800: nothing forces a page wider than the window.
     tab.resize(1280, 800)
     assert tab.findChild(QWidget, "about_content").minimumSizeHint().width() <= 1100
@@ -95,11 +88,11 @@ def test_tiny_card_numbers_are_shown_formatted(qtbot, tiny_models_dir):
 def test_missing_plot_shows_its_name(qtbot, tiny_models_dir, tmp_path):
     shutil.copy(tiny_models_dir / TINY_CARD, tmp_path / TINY_CARD)
     card = ModelCard.load(tmp_path / TINY_CARD)
-    roc = card.data["plots"]["roc"]
+    roc = card.plot_path("roc").name
     shutil.copy(tiny_models_dir / roc, tmp_path / roc)
     tab = make_tab(qtbot, card, tmp_path)
     assert not label(tab, "plot_roc").pixmap().isNull()
-    missing = card.data["plots"]["learning_curves"]
+    missing = card.plot_path("learning_curves").name
     assert label(tab, "plot_learning_curves").text() == f"plot not found: {missing}"
 
 
@@ -131,7 +124,7 @@ def test_missing_comparison_is_said(qtbot, tmp_path):
 
 def test_no_card_says_so_and_keeps_intended_use(qtbot, tmp_path):
     tab = make_tab(qtbot, None, tmp_path)
-    assert label(tab, "no_card").text() == f"No model card found in {tmp_path}"
+    assert label(tab, "no_card").text() == f"No model loaded yet from {tmp_path}"
     assert label(tab, "intended_use").text() == INTENDED_USE
     assert "Guangzhou" in label(tab, "limits").text()
     assert "CC BY 4.0" in label(tab, "citation").text()
@@ -145,7 +138,8 @@ def test_handmade_card_values(qtbot, tmp_path):
     assert label(tab, "metric_roc_auc").text() == "—"  # None
     assert label(tab, "metric_at05_roc_auc").text() == "0.950"
     assert label(tab, "metric_recall_virus").text() == "—"  # absent
-    assert label(tab, "metric_val_sensitivity").text() == "—"  # no validation metrics
+    assert label(tab, "metric_val_sensitivity").text() == "50.0 %"
+    assert label(tab, "likely_value").text() == "0.8000"
     assert label(tab, "model_sha256").text() == "ab" * 8 + "…"
     assert label(tab, "model_parameters").text() == "1,234,567"
     assert label(tab, "training_when").text() == "2024-05-06 07:08 UTC (1.5 min)"
@@ -154,6 +148,7 @@ def test_handmade_card_values(qtbot, tmp_path):
     assert "seed 7" in label(tab, "data_split").text()
     assert label(tab, "intended_use").text() == "Card's own intended use."
     assert label(tab, "plot_roc").text() == "plot not found: handmade.roc.png"
+    assert label(tab, "changelog").text() == "2.3.4 (2024-05-06): first"
 
 
 def test_stress_report_is_shown_when_the_card_has_one(qtbot, tmp_path):
@@ -200,3 +195,54 @@ def test_module_does_not_import_tensorflow():
     )
     root = Path(__file__).resolve().parents[2]
     assert subprocess.run([sys.executable, "-c", code], cwd=root, timeout=60).returncode == 0
+
+
+def test_a_refused_model_shows_the_reason_and_none_of_its_numbers(qtbot, tmp_path):
+    row = {"model": "handmade", "split": "patient", "threshold": 0.2, "threshold_rule": "v",
+           "accuracy": 0.9, "sensitivity": 0.9, "specificity": 0.8, "precision": 0.85,
+           "f1": 0.88, "roc_auc": 0.95, "train_minutes": 1.0, "epochs": 2}
+    (tmp_path / "comparison.json").write_text(json.dumps({"models": [row]}))
+    tab = make_tab(qtbot, handmade_card(tmp_path), tmp_path)
+    assert tab.findChild(QTableWidget, "comparison_table") is not None
+    tab.show_refused("model card x.card.json: threshold.value must be a number")
+    assert tab.card is None
+    assert label(tab, "model_refused").text() == (
+        "Model refused: model card x.card.json: threshold.value must be a number")
+    for name in ("metric_sensitivity", "threshold_value", "model_sha256", "data_test_total",
+                 "cm_tp", "no_card"):
+        assert tab.findChild(QLabel, name) is None
+    assert tab.findChild(QTableWidget, "comparison_table") is None  # it holds metrics too
+    assert label(tab, "intended_use").text() == INTENDED_USE
+
+
+def test_the_window_shows_the_verified_card_or_the_field_that_refused_it(
+    qtbot, tiny_models_dir, tmp_path, monkeypatch
+):
+    from PySide6.QtCore import QSettings
+
+    from pneumo_desktop.ui.main_window import MainWindow
+
+    monkeypatch.setattr("pneumo_desktop.ui.main_window.QMessageBox.critical",
+                        lambda *args: None)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(tiny_models_dir, tmp_path / "results.sqlite3", settings)
+    qtbot.addWidget(window)
+    assert window.about_tab.card is None  # nothing is shown before the model is verified
+    with qtbot.waitSignal(window.modelReady, timeout=120_000):
+        window.start_loading_model()
+    assert window.about_tab.card is window.classifier.card
+
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(tiny_models_dir, corrupt)
+    card = json.loads((corrupt / TINY_CARD).read_text())
+    card["threshold"]["value"] = "high"
+    (corrupt / TINY_CARD).write_text(json.dumps(card))
+    window = MainWindow(corrupt, tmp_path / "results2.sqlite3", settings)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.modelFailed, timeout=120_000) as failed:
+        window.start_loading_model()
+    assert "threshold.value must be a number" in failed.args[0]
+    refused = label(window.about_tab, "model_refused").text()
+    assert refused.startswith("Model refused: model card ") and refused.endswith(
+        "threshold.value must be a number")
+    assert window.about_tab.findChild(QLabel, "metric_sensitivity") is None
