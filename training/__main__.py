@@ -114,6 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     card_parser.add_argument("--changes", help="the changelog text for the model's version")
     card_parser.add_argument("--limit-per-class", type=int, help="tiny subset, for tests")
 
+    export_parser = commands.add_parser(
+        "export", help="write models/<name>.onnx (the graph the app runs) and record it in "
+        "the card, after checking it against Keras")
+    export_parser.add_argument("--model-file", type=Path,
+                               default=Path("models") / "cnn_deep_aug.keras")
+    export_parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA,
+                               help="real films for the parity check (used when present)")
+
     compare_parser = commands.add_parser("compare", help="rebuild the comparison table")
     compare_parser.add_argument("--out", type=Path, default=Path("models"))
     compare_parser.add_argument("--note", action="append", default=[],
@@ -156,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "card":
         return _rebuild_card(args)
+    if args.command == "export":
+        return _export(args)
     from .compare import write_comparison
 
     write_comparison(args.out, args.note)
@@ -180,7 +190,25 @@ def _train_all(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from .card import CardError
+    from .export import export_model
+
+    try:
+        section = export_model(args.model_file, args.data_dir)
+    except (CardError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    parity = section["parity"]
+    print(f"wrote {args.model_file.with_suffix('.onnx')} (opset {section['opset']}); "
+          f"onnxruntime vs Keras on {parity['films']} films: |dP| "
+          f"{parity['max_abs_probability']:.1e}, features {parity['max_relative_features']:.1e} "
+          f"and maps {parity['max_relative_maps']:.1e} relative")
+    return 0
+
+
 def _rebuild_card(args) -> int:
+    """Rebuild the card, then export the graph again (the app needs both to match)."""
     from .card import CardError, rebuild_card
 
     try:
@@ -188,6 +216,8 @@ def _rebuild_card(args) -> int:
                              limit_per_class=args.limit_per_class)
     except (CardError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    if _export(args):
         return 2
     for key, (before, after) in moved.items():
         print(f"changed: {key} {before} -> {after}", file=sys.stderr)

@@ -14,6 +14,7 @@ import numpy as np
 from . import data, evaluate
 from .card import Scored, build_card, read_card, write_card
 from .config import TrainConfig
+from .export import export_model
 from .io import atomic_save_model, atomic_write_json
 from .models import build_augmenter, build_model
 
@@ -159,6 +160,7 @@ def train(config: TrainConfig, log=logger.info) -> dict:
         previous=read_card(card_file) if card_file.is_file() else None,
     )
     write_card(card_file, card)
+    card["onnx"] = export_model(model_path, config.data_dir)
     # The log shows validation only: whoever compares runs by a rule written in advance must be
     # able to apply it before seeing test. The test metrics are in the card, one step away.
     op = card["metrics"]["validation"]["at_operating_threshold"]
