@@ -20,7 +20,7 @@ import time
 import numpy as np
 from _common import REPO_ROOT, fullres_files, machine, timed
 
-from pneumo_desktop.core.explain import gradcam, lime_explanation
+from pneumo_desktop.core.explain import gradcam, lime_explanation, pneumonia_logits
 from pneumo_desktop.core.imaging import load_image
 from pneumo_desktop.core.model import Classifier
 
@@ -34,7 +34,7 @@ def lime_default_call(classifier, model_input):
     rgb = np.repeat(model_input[..., :1], 3, axis=-1).astype(np.float64)
 
     def classifier_fn(images):
-        p = classifier.predict_batch(images[..., :1])
+        p = classifier.engine.classify_outputs(images[..., :1].astype(np.float32))[0]
         return np.stack([1 - p, p], axis=1)
 
     return lime_image.LimeImageExplainer(random_state=0).explain_instance(
@@ -59,8 +59,8 @@ def main() -> None:
     classifier = Classifier()
     model_input = classifier.prepare(load_image(fullres_files()[0], min_side=224))
     batch = np.repeat(model_input[None], 128, axis=0)
-    classifier.predict_batch(batch)
-    t_forward, _ = timed(lambda: [classifier.predict_batch(batch) for _ in range(4)])
+    pneumonia_logits(classifier, batch)
+    t_forward, _ = timed(lambda: [pneumonia_logits(classifier, batch) for _ in range(4)])
     forward_rate = 4 * len(batch) / t_forward
     bound = SAMPLES / forward_rate
 

@@ -71,7 +71,7 @@ def self_test(models_dir: Path | None) -> int:
     # The installer's smoke test reads this line on stdout.
     outcome = (
         f"self-test OK: model {classifier.card.name} {classifier.card.version} "
-        f"(sha256 verified) on {classifier.device}; generated image -> "
+        f"(sha256 verified) on {classifier.device} ({classifier.provider}); generated image -> "
         f"{prediction.verdict or prediction.status} "
         f"(P(pneumonia) = {prediction.probability:.3f})"
     )

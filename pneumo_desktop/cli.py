@@ -86,7 +86,7 @@ def scan_main(argv: list[str] | None = None) -> int:
     runtime.log_model_loaded(classifier)
     _say(
         f"pneumo-scan: model {classifier.card.name} {classifier.card.version} on "
-        f"{classifier.device}, threshold {classifier.threshold:.4f}"
+        f"{classifier.device} ({classifier.provider}), threshold {classifier.threshold:.4f}"
     )
     if args.db is not None:
         return _scan(args, classifier, args.db)

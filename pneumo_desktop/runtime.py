@@ -163,8 +163,9 @@ def log_model_loaded(classifier) -> None:
     sha256 = model_sha256(card) or "unknown"
     point = classifier.operating_point
     logging.getLogger("pneumo_desktop.model").info(
-        "model %s %s loaded (sha256 %s…) on %s; threshold %.4f (%s)", card.name, card.version,
-        sha256[:12], classifier.device, point.threshold, point.source,
+        "model %s %s loaded (sha256 %s…) on %s (%s); threshold %.4f (%s)", card.name,
+        card.version, sha256[:12], classifier.device, classifier.provider, point.threshold,
+        point.source,
     )
 
 

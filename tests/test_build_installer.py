@@ -16,16 +16,11 @@ def _module():
     return module
 
 
-def test_linux_build_swaps_tensorflow_for_tensorflow_cpu_in_the_same_range():
-    requirements = _module().build_requirements(REPO_ROOT / "pyproject.toml", "linux")
-    tensorflow = [r for r in requirements if r.lower().startswith("tensorflow")]
-    assert len(tensorflow) == 1 and tensorflow[0].startswith("tensorflow-cpu>=")
-    assert any(r.lower().startswith("pyinstaller") for r in requirements)
-    assert any(r.startswith("PySide6-Essentials") for r in requirements)
-
-
-def test_windows_build_keeps_tensorflow_which_is_the_cpu_build_there():
-    requirements = _module().build_requirements(REPO_ROOT / "pyproject.toml", "win32")
-    assert [r for r in requirements if r.lower().startswith("tensorflow")][0].startswith(
-        "tensorflow>="
-    )
+def test_the_build_environment_has_onnxruntime_and_no_tensorflow():
+    """The app runs the exported graph with onnxruntime; TensorFlow is the training extra's."""
+    for platform in ("linux", "win32"):
+        requirements = _module().build_requirements(REPO_ROOT / "pyproject.toml", platform)
+        assert not [r for r in requirements if r.lower().startswith(("tensorflow", "keras"))]
+        assert any(r.startswith("onnxruntime>=") for r in requirements)
+        assert any(r.lower().startswith("pyinstaller") for r in requirements)
+        assert any(r.startswith("PySide6-Essentials") for r in requirements)

@@ -11,11 +11,30 @@ widget.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import sys
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
+
+from .card_types import (
+    ChangelogEntry,
+    ConfusionMatrix,
+    Counts,
+    HeadLayer,
+    HeadsInfo,
+    InputSpec,
+    Metrics,
+    OnnxInfo,
+    Point,
+    SplitDescription,
+    StressRow,
+    SubtypeMetrics,
+    Thresholds,
+    TrainingInfo,
+)
+
+__all__ = ["CARD_SCHEMA", "InputSpec", "Metrics", "ModelCard", "ModelChecksumError",
+           "ModelError", "OnnxInfo", "Point", "card_path", "sha256_of", "validate_card"]
 
 #: The card format this app reads (``card_schema`` in the card and in the schema file).
 CARD_SCHEMA = 1
@@ -28,6 +47,16 @@ class ModelError(Exception):
 
 class ModelChecksumError(ModelError):
     pass
+
+
+def sha256_of(path: Path) -> str:
+    # training/io.py has the same function on purpose: the app and the training package share
+    # no code, only the files in models/ (an import-linter contract keeps it so).
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def card_path(models_dir: Path, name: str) -> Path:
@@ -96,160 +125,14 @@ def validate_card(data: object, source: str) -> None:
         raise ModelError(f"model card {source}: {describe_error(error)}")
 
 
-class Point(StrEnum):
-    """The thresholds the card reports metrics at."""
-
-    AT_05 = "at_0.5"
-    OPERATING = "at_operating_threshold"
-    LIKELY = "at_likely_threshold"
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """What the model takes: ``size``×``size`` grey (or grey-replicated RGB) pixels in 0..255,
-    histogram-equalised first when ``equalize``."""
-
-    size: int
-    channels: int
-    equalize: bool
-    color: str
-    preprocessing: str
-
-
-@dataclass(frozen=True)
-class ConfusionMatrix:
-    tn: int
-    fp: int
-    fn: int
-    tp: int
-
-
-@dataclass(frozen=True)
-class Metrics:
-    threshold: float
-    n: int
-    accuracy: float
-    sensitivity: float
-    specificity: float
-    precision: float
-    f1: float
-    roc_auc: float | None
-    confusion: ConfusionMatrix
-    recall_bacteria: float | None
-    recall_virus: float | None
-
-
-@dataclass(frozen=True)
-class Counts:
-    total: int
-    patients: int
-    normal: int
-    bacteria: int
-    virus: int
-
-
-@dataclass(frozen=True)
-class SplitDescription:
-    method: str  # "patient", "patient_earliest", "patient_earliest_series" or "image"
-    seed: int
-    validation_fraction: float
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    operating: float
-    operating_rule: str
-    chosen_on: str
-    likely: float  # the upper, high-specificity threshold of the "likely" band
-    likely_rule: str
-    decision: str
-
-
-@dataclass(frozen=True)
-class TrainingInfo:
-    created: str
-    seconds: float
-    epochs_run: int
-    best_epoch: int
-    device: str
-
-
-@dataclass(frozen=True)
-class StressRow:
-    change: str
-    normals_flagged: float | None
-    pneumonia_caught: float | None
-
-
-@dataclass(frozen=True)
-class SubtypeMetrics:
-    n: int
-    accuracy: float
-    recall_bacteria: float
-    recall_virus: float
-    roc_auc: float | None
-
-
-@dataclass(frozen=True)
-class HeadsInfo:
-    path: Path
-    sha256: str
-    feature_layer: str
-    ood_threshold: float
-    ood_rule: str
-    subtype_validation: SubtypeMetrics
-    subtype_test: SubtypeMetrics
-
-
-@dataclass(frozen=True)
-class HeadLayer:
-    """One dense layer of the network's head, whose weights the ONNX graph outputs."""
-
-    layer: str
-    activation: str  # "relu", "linear" or "sigmoid"
-    kernel: str  # output names in the ONNX graph
-    bias: str
-
-
-@dataclass(frozen=True)
-class OnnxInfo:
-    """The exported graph and the names of its outputs."""
-
-    path: Path
-    sha256: str
-    opset: int
-    source_sha256: str  # the sha256 of the Keras model it was exported from
-    input: str
-    probability: str
-    logit: str
-    features: str
-    gradcam_map: str
-    feature_maps: tuple[tuple[str, str], ...]  # (layer, output name), input to output
-    frame_box: str | None
-    head: tuple[HeadLayer, ...]
-
-    @property
-    def output_names(self) -> set[str]:
-        names = {self.probability, self.logit, self.features, self.gradcam_map}
-        names |= {output for _, output in self.feature_maps}
-        names |= {name for layer in self.head for name in (layer.kernel, layer.bias)}
-        return names | ({self.frame_box} if self.frame_box else set())
-
-
-@dataclass(frozen=True)
-class ChangelogEntry:
-    version: str
-    date: str
-    changes: str
-
-
 def _metrics(values: dict) -> Metrics:
     matrix = values["confusion_matrix"]
     return Metrics(
-        values["threshold"], values["n"], values["accuracy"], values["sensitivity"],
-        values["specificity"], values["precision"], values["f1"], values["roc_auc"],
-        ConfusionMatrix(matrix["tn"], matrix["fp"], matrix["fn"], matrix["tp"]),
-        values.get("recall_bacteria"), values.get("recall_virus"),
+        accuracy=values["accuracy"], sensitivity=values["sensitivity"],
+        specificity=values["specificity"], precision=values["precision"], f1=values["f1"],
+        roc_auc=values["roc_auc"], threshold=values["threshold"], n=values["n"],
+        confusion=ConfusionMatrix(matrix["tn"], matrix["fp"], matrix["fn"], matrix["tp"]),
+        recall_bacteria=values.get("recall_bacteria"), recall_virus=values.get("recall_virus"),
     )
 
 
@@ -405,44 +288,3 @@ class ModelCard:
             tuple(HeadLayer(h["layer"], h["activation"], h["kernel"], h["bias"])
                   for h in info["head"]),
         )
-
-
-@dataclass(frozen=True)
-class ComparisonRow:
-    model: str
-    split: str
-    threshold: float
-    threshold_rule: str
-    accuracy: float
-    sensitivity: float
-    specificity: float
-    precision: float
-    f1: float
-    roc_auc: float | None
-    stress_specificity: float | None
-    train_minutes: float
-    epochs: int
-
-
-@dataclass(frozen=True)
-class Comparison:
-    rows: tuple[ComparisonRow, ...]
-    notes: tuple[str, ...]
-
-
-def load_comparison(models_dir: Path) -> Comparison:
-    """``comparison.json`` of ``python -m training compare``: every trained model on test.
-    Raises FileNotFoundError, or ValueError when the file is unreadable."""
-    path = Path(models_dir) / "comparison.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        rows = tuple(
-            ComparisonRow(**{key: row.get(key) for key in ComparisonRow.__dataclass_fields__})
-            for row in data["models"]
-        )
-        notes = tuple(str(note) for note in data.get("notes", []))
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-        raise ValueError(f"{type(error).__name__}: {error}") from None
-    return Comparison(rows, notes)

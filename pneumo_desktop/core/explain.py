@@ -1,8 +1,10 @@
 """Why the model said what it said: Grad-CAM, LIME and the convolutional feature maps.
 
-All functions take a :class:`~pneumo_desktop.core.model.Classifier` and one model input
-(``(size, size, channels)`` pixels in 0..255, as :func:`imaging.to_model_input` makes it), so
-the explanation sees exactly what the classifier sees.
+All functions take a classifier (:class:`~pneumo_desktop.core.model.ClassifierProtocol`) and
+one model input (``(size, size, channels)`` pixels in 0..255, as ``classifier.prepare`` makes
+it), so the explanation sees exactly what the classifier sees. Everything runs on the exported
+graph's outputs (``classifier.engine``) and numpy: Grad-CAM takes the gradient of the logit
+through the dense head in numpy, LIME perturbs films and reads the graph's logits.
 """
 
 from __future__ import annotations
@@ -18,93 +20,69 @@ class ExplanationCancelled(Exception):
     """Raised out of :func:`lime_explanation` when its cancel event is set."""
 
 
-def conv_layer_names(model) -> list[str]:
-    """Names of the model's 2-D convolution layers, input to output."""
-    return [layer.name for layer in model.layers if type(layer).__name__ == "Conv2D"]
-
-
-def _submodel(classifier, layer_name: str | None, with_head_input: bool = False):
-    """The model cut at ``layer_name`` and/or at the last layer's input (the penultimate
-    features, from which :func:`_head_logit` computes the logit), built once per classifier:
-    building a Keras model costs more than running it."""
-    import keras
-
-    cache = classifier.__dict__.setdefault("_submodels", {})
-    key = (layer_name, with_head_input)
-    if key not in cache:
-        model = classifier.model
-        outputs = [model.get_layer(layer_name).output] if layer_name else []
-        if with_head_input:
-            outputs.append(model.layers[-1].input)
-        cache[key] = keras.Model(model.input, outputs[0] if len(outputs) == 1 else outputs)
-    return cache[key]
-
-
-def _head_logit(classifier, penultimate):
-    """The sigmoid unit's input (log-odds of pneumonia) from the penultimate features; the
-    model's last layer must be the dense sigmoid unit, as every model of the training
-    package has. Keras ops, so a GradientTape can differentiate it."""
-    from keras import ops
-
-    head = classifier.model.layers[-1]
-    return ops.matmul(penultimate, head.kernel)[:, 0] + head.bias[0]
-
-
-def pneumonia_logits(classifier, images: np.ndarray) -> np.ndarray:
-    """The log-odds of pneumonia for a batch of model inputs."""
-    extractor = _submodel(classifier, None, with_head_input=True)
-    out = []
-    for start in range(0, len(images), classifier.batch_size):
-        batch = np.asarray(images[start : start + classifier.batch_size], dtype=np.float32)
-        out.append(np.asarray(_head_logit(classifier, extractor(batch, training=False))))
-    return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
-
-
-def _gradcam_layer(model) -> str:
-    """The last rectified convolutional map: Grad-CAM wants activations after the
-    non-linearity (a batch-normalised conv output is mostly negative, and the map's ReLU would
-    blank it); models without separate activations fall back to the last convolution."""
-    for layer in reversed(model.layers):
-        if type(layer).__name__ in ("Activation", "ReLU") and len(layer.output.shape) == 4:
-            return layer.name
-    return conv_layer_names(model)[-1]
+def feature_map_layers(classifier) -> tuple[str, ...]:
+    """The convolution layers whose maps the model exposes, input to output."""
+    return classifier.engine.feature_map_layers
 
 
 def feature_maps(classifier, model_input: np.ndarray, layer_name: str) -> np.ndarray:
-    """Activations of ``layer_name`` for this image: ``(height, width, channels)`` floats."""
-    activations = _submodel(classifier, layer_name)(
-        model_input[None].astype(np.float32), training=False
-    )
-    return np.asarray(activations)[0]
+    """The block output of convolution ``layer_name`` (after its batch normalisation and
+    activation) for this image: ``(height, width, channels)`` floats."""
+    return classifier.engine.feature_maps(model_input[None].astype(np.float32), layer_name)[0]
 
 
-def gradcam(classifier, model_input: np.ndarray, layer_name: str | None = None) -> np.ndarray:
-    """Grad-CAM heat map for pneumonia, ``(size, size)`` in 0..1 (1 = most pneumonia-like).
+def pneumonia_logits(classifier, images: np.ndarray) -> np.ndarray:
+    """The log-odds of pneumonia for a batch of model inputs (grey ones are replicated to the
+    model's channels)."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.shape[-1] != classifier.channels:
+        images = np.repeat(images[..., :1], classifier.channels, axis=-1)
+    return classifier.engine.logits(images)
 
-    The gradient is taken of the logit (see :func:`_head_logit`).
 
-    Uses the last rectified conv map unless ``layer_name`` is given; the map is upsampled to the
-    model's input size so it overlays the image it was computed from.
+def resize_bilinear(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize with half-pixel centres and clamped edges (as ``tf.image.resize``):
+    two small interpolation matrices, so a 6x6 map becomes 224x224 in microseconds."""
+
+    def weights(size_in: int, size_out: int) -> np.ndarray:
+        source = np.clip((np.arange(size_out) + 0.5) * size_in / size_out - 0.5, 0, size_in - 1)
+        low = np.floor(source).astype(int)
+        high = np.minimum(low + 1, size_in - 1)
+        matrix = np.zeros((size_out, size_in))
+        np.add.at(matrix, (np.arange(size_out), low), 1 - (source - low))
+        np.add.at(matrix, (np.arange(size_out), high), source - low)
+        return matrix
+
+    return weights(image.shape[0], height) @ image @ weights(image.shape[1], width).T
+
+
+def gradcam(classifier, model_input: np.ndarray) -> np.ndarray:
+    """Grad-CAM heat map for pneumonia, ``(size, size)`` in 0..1 (1 = most pneumonia-like),
+    over the model input it was computed from.
+
+    The gradient is that of the logit, not of the sigmoid: for a confident film (P = 0.9999)
+    the sigmoid's gradient vanishes and the map would come out blank. Between the last
+    rectified map A and the pooled features only pooling layers sit (the export checks it), so
+    the mean over positions of d logit / d A_k is d logit / d gap_k divided by the map's area,
+    and the head's gradient (numpy) gives the channel weights exactly. For a model that frames
+    the film itself (a ``frame_box`` output), the map covers that box of the input and is put
+    back there; outside it the map is 0.
     """
-    import tensorflow as tf
-
-    model = classifier.model
-    extractor = _submodel(classifier, layer_name or _gradcam_layer(model), with_head_input=True)
-    # Differentiate the logit, not the sigmoid: for a confident film (P = 0.9999) the
-    # sigmoid's gradient vanishes and the map would come out blank.
-    batch = tf.convert_to_tensor(model_input[None].astype(np.float32))
-    with tf.GradientTape() as tape:
-        activations, penultimate = extractor(batch, training=False)
-        score = _head_logit(classifier, penultimate)
-    gradients = tape.gradient(score, activations)
-    weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
-    cam = tf.nn.relu(tf.reduce_sum(weights * activations, axis=-1))[0]
-    cam = cam.numpy()
+    maps, features, boxes = classifier.engine.gradcam_inputs(
+        model_input[None].astype(np.float32))
+    weights = classifier.engine.head.logit_gradient(features)[0]
+    cam = np.maximum(np.tensordot(maps[0].astype(np.float64), weights, axes=([2], [0])), 0.0)
     peak = cam.max()
     cam = cam / peak if peak > 0 else cam
     size = model_input.shape[0]
-    resized = tf.image.resize(cam[..., None], (size, size), method="bilinear")
-    return np.clip(resized.numpy()[..., 0], 0.0, 1.0)
+    if boxes is None:
+        return np.clip(resize_bilinear(cam, size, size), 0.0, 1.0)
+    y0, x0, y1, x1 = np.clip(np.asarray(boxes[0], dtype=np.float64), 0.0, 1.0)
+    top, left = int(round(y0 * size)), int(round(x0 * size))
+    bottom, right = max(int(round(y1 * size)), top + 1), max(int(round(x1 * size)), left + 1)
+    placed = np.zeros((size, size))
+    placed[top:bottom, left:right] = resize_bilinear(cam, bottom - top, right - left)
+    return np.clip(placed, 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -238,7 +216,7 @@ def lime_explanation(
         segments=explanation.segments,
         weights=weights,
         top_segments=ranked[:num_features],
-        probability=float(classifier.predict_batch(model_input[None])[0]),
+        probability=float(classifier.classify(model_input).probability),
         score=float(
             explanation.score[1] if isinstance(explanation.score, dict) else explanation.score
         ),

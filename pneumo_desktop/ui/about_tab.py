@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from pneumo_desktop import __version__
-from pneumo_desktop.core.card import ModelCard, Point, load_comparison
+from pneumo_desktop.core.card import ModelCard, Point
+from pneumo_desktop.core.comparison import load_comparison
 from pneumo_desktop.ui.metric_text import MISSING, format_created, format_metric, format_rate
 
 INTENDED_USE = (

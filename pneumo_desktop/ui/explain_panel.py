@@ -290,7 +290,7 @@ class ExplainPanel(QWidget):
         self.layer_combo.blockSignals(True)
         self.layer_combo.clear()
         if classifier is not None:
-            layers = explain.conv_layer_names(classifier.model)
+            layers = list(explain.feature_map_layers(classifier))
             self.layer_combo.addItems(layers)
             self.layer_combo.setCurrentIndex(len(layers) - 1)  # the layer Grad-CAM uses
         self.layer_combo.blockSignals(False)

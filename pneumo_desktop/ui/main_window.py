@@ -1,15 +1,13 @@
 """The main window: Viewer, Batch scan and About tabs, menus, status bar, preferences.
 
-The window is built before TensorFlow is imported; the classifier is loaded by a worker and
-handed to the tabs when it arrives, so the window appears in about a second.
+The window is built before the model is loaded; the classifier is loaded by a worker and
+handed to the tabs (and its verified card to the About tab) when it arrives.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QSettings, QThreadPool, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
@@ -31,24 +29,11 @@ from .workers import FunctionWorker
 
 
 def load_classifier(models_dir: Path):
-    """Runs on a worker: imports TensorFlow, verifies and loads the model (seconds).
-
-    TensorFlow is started on a plain Python thread that this worker waits for, not on the
-    pool thread itself: PySide gives each job on a pooled thread a fresh Python thread state,
-    and when TensorFlow had started on such a thread, the next job on that same thread crashed
-    the process (segmentation fault in the first classification, reproduced in
-    tests/ui/test_workers.py). Started elsewhere, it runs on pool threads without trouble.
-    """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-tensorflow") as thread:
-        return thread.submit(_load_and_warm_up, models_dir).result()
-
-
-def _load_and_warm_up(models_dir: Path):
+    """Runs on a worker: verifies the card, the graph and the heads, and starts onnxruntime
+    (well under a second; the first run, which reads the head's weights, warms it up)."""
     from ..core.model import Classifier
 
     classifier = Classifier(models_dir)
-    size = classifier.input_size
-    classifier.predict_batch(np.zeros((1, size, size, classifier.channels), np.float32))
     runtime.log_model_loaded(classifier)
     return classifier
 
@@ -102,10 +87,10 @@ class MainWindow(QMainWindow):
         self.batch_tab.set_classifier(classifier)
         self.about_tab.set_card(classifier.card)  # verified: the classifier checked it
         self.model_label.setText(f"Model {classifier.card.name} {classifier.card.version}")
-        device = classifier.device
-        note = " (no GPU: TensorFlow computes on the processor)" if device == "CPU" else ""
-        self.device_label.setText(f"Device: {device}")
-        self.device_label.setToolTip(f"TensorFlow runs on {device}{note}")
+        self.device_label.setText(f"Device: {classifier.device}")
+        notice = classifier.provider_notice
+        self.device_label.setToolTip(f"onnxruntime {classifier.provider}"
+                                     + (f": {notice}" if notice else ""))
         self.statusBar().showMessage("Model ready", 5000)
         if self._pending_scan is not None:
             folder, self._pending_scan = self._pending_scan, None
@@ -228,7 +213,7 @@ class MainWindow(QMainWindow):
         self._save_settings()
         self.batch_tab.shutdown()
         self.viewer_tab.shutdown()
-        # The model loader cannot be interrupted inside TensorFlow's import; wait for it.
+        # The model loader cannot be interrupted; it takes well under a second.
         if self._loader.is_running():
             self._loader.wait(timeout=60)
         QThreadPool.globalInstance().waitForDone(10_000)

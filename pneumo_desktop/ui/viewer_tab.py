@@ -339,7 +339,7 @@ class ViewerTab(QWidget):
             self.probability_label.clear()
             return
         if not prediction.is_xray:
-            # No verdict: the model was not made for this picture (see core.model.Heads).
+            # No verdict: the model was not made for this picture (see core.heads.Heads).
             self._show_verdict("Not a chest X-ray — not classified", Status.NOT_XRAY)
             self.probability_label.setText(
                 f"Feature distance {prediction.ood_distance:.0f} from the training films "

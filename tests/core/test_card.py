@@ -12,9 +12,9 @@ from pneumo_desktop.core.card import (
     ModelCard,
     Point,
     card_path,
-    load_comparison,
     schema_path,
 )
+from pneumo_desktop.core.comparison import load_comparison
 from pneumo_desktop.core.model import Classifier, ModelError
 from tests.cards import REMOVE, card_data, set_field, write_card
 from tests.conftest import MODELS_DIR

@@ -147,7 +147,7 @@ def test_cli_refuses_a_model_that_fails_its_checksum(tmp_path, tiny_models_dir, 
 
     copy = tmp_path / "models"
     shutil.copytree(tiny_models_dir, copy)
-    with open(copy / "cnn_deep_aug.keras", "ab") as handle:
+    with open(copy / "cnn_deep_aug.onnx", "ab") as handle:
         handle.write(b"x")
     done = _run_scan(str(mixed_folder), "--out", str(tmp_path / "r.csv"),
                      "--models-dir", str(copy))

@@ -127,7 +127,7 @@ def test_closing_while_lime_runs_waits_for_the_worker(panel, qtbot) -> None:
 
 
 def test_feature_maps_grid(panel, qtbot, tiny_classifier) -> None:
-    layers = explain.conv_layer_names(tiny_classifier.model)
+    layers = list(explain.feature_map_layers(tiny_classifier))
     assert [panel.layer_combo.itemText(i) for i in range(panel.layer_combo.count())] == layers
     panel.layer_combo.setCurrentText(layers[0])
     with qtbot.waitSignal(panel.featureMapsReady, timeout=TIMEOUT_MS):
