@@ -91,7 +91,7 @@ class MainWindow(QMainWindow):
         notice = classifier.provider_notice
         self.device_label.setToolTip(f"onnxruntime {classifier.provider}"
                                      + (f": {notice}" if notice else ""))
-        self.statusBar().showMessage("Model ready", 5000)
+        self.statusBar().showMessage("Model ready" + (f" ({notice})" if notice else ""), 8000)
         if self._pending_scan is not None:
             folder, self._pending_scan = self._pending_scan, None
             self.scan_folder(folder)

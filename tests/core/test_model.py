@@ -162,3 +162,32 @@ def test_app_preprocessing_matches_training(tmp_path, tiny_classifier, size, suf
     np.testing.assert_array_equal(tiny_classifier.prepare(load_image(path, min_side=224)),
                                   app_input)
     assert app_input.shape == (224, 224, 1) and app_input.max() == 255
+
+
+def test_a_fake_that_keeps_the_protocol_serves_scans_and_explanations(tmp_path):
+    """Core code asks a classifier only what ClassifierProtocol promises: a fake that calls
+    films by brightness scans a folder and gets a Grad-CAM on its bright patch."""
+    from PIL import Image
+
+    from pneumo_desktop.core.card import ModelCard
+    from pneumo_desktop.core.explain import gradcam
+    from pneumo_desktop.core.results import Verdict
+    from pneumo_desktop.core.scan import scan_files
+    from tests.cards import card_data, write_card
+    from tests.fakes import FakeClassifier
+    from tests.synthetic_models import film_with_patch
+
+    data = card_data()
+    data["input"]["equalize"] = None
+    fake = FakeClassifier(ModelCard.load(write_card(tmp_path / "card", data)))
+    assert isinstance(fake, ClassifierProtocol)
+    for name, value in (("dark.png", 20), ("bright.png", 230)):
+        Image.fromarray(np.full((300, 240), value, np.uint8)).save(tmp_path / name)
+    results = {r.path.rsplit("/", 1)[-1]: r
+               for r in scan_files([tmp_path / "dark.png", tmp_path / "bright.png"], fake)}
+    assert results["dark.png"].probability < fake.threshold < results["bright.png"].probability
+    assert fake.classify(fake.prepare(np.full((224, 224), 230, np.uint8))).verdict is (
+        Verdict.PNEUMONIA)
+    cam = gradcam(fake, film_with_patch((50, 170)))
+    row, col = np.unravel_index(np.argmax(cam), cam.shape)
+    assert abs(row - 50) < 16 and abs(col - 170) < 16
