@@ -91,3 +91,11 @@ def tiny_classifier(tiny_models_dir):
     from pneumo_desktop.core.model import Classifier
 
     return Classifier(tiny_models_dir)
+
+
+@pytest.fixture(autouse=True)
+def _private_site_profile(monkeypatch, tmp_path_factory):
+    """No test reads or writes the developer's own site profile (``pneumo-scan`` applies the
+    user's profile when there is one)."""
+    folder = tmp_path_factory.mktemp("site_profile")
+    monkeypatch.setenv("PNEUMO_SITE_PROFILE", str(folder / "site_profile.json"))

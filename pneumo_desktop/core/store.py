@@ -241,6 +241,23 @@ class ResultStore:
         ).fetchall()
         return [_stored_result(row) for row in rows]
 
+    def dated_results(self) -> list[DatedResult]:
+        """Every result of every scan with when it was scanned and reviewed and by which
+        model, oldest first: what monitoring and calibration from review marks read."""
+        rows = self._db.execute(
+            "SELECT r.*, s.model_sha256 FROM results r JOIN scans s ON s.id = r.scan_id "
+            "ORDER BY r.scanned_at, r.id"
+        ).fetchall()
+        return [
+            DatedResult(
+                dt.datetime.fromisoformat(r["scanned_at"]),
+                dt.datetime.fromisoformat(r["reviewed_at"]) if r["reviewed_at"] else None,
+                r["model_sha256"],
+                _stored_result(r),
+            )
+            for r in rows
+        ]
+
     def set_review(
         self,
         scan_id: int,
@@ -268,6 +285,16 @@ class ResultStore:
             ).rowcount
         if not changed:
             raise KeyError(f"no result for {path} in scan {scan_id}")
+
+
+@dataclass(frozen=True)
+class DatedResult:
+    """A stored result with when it was scanned and reviewed and by which model."""
+
+    scanned_at: dt.datetime
+    reviewed_at: dt.datetime | None
+    model_sha256: str | None
+    result: StoredResult
 
 
 def model_sha256(card) -> str | None:
