@@ -1,4 +1,4 @@
-"""``python -m training {train,evaluate,all,heads,stress,card,compare}``."""
+"""``python -m training {train,evaluate,all,heads,stress,card,export,sitecal,compare}``."""
 
 from __future__ import annotations
 
@@ -122,6 +122,22 @@ def main(argv: list[str] | None = None) -> int:
     export_parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA,
                                help="real films for the parity check (used when present)")
 
+    sitecal_parser = commands.add_parser(
+        "sitecal", help="the test set as a new clinic: site calibration simulated by patient"
+    )
+    sitecal_parser.add_argument("--model-file", type=Path,
+                                default=Path("models/cnn_deep_aug.keras"))
+    sitecal_parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    sitecal_parser.add_argument("--scores", type=Path,
+                                help="CSV of path,probability[,label] instead of the model")
+    sitecal_parser.add_argument("--save-scores", type=Path, help="write the model's scores here")
+    sitecal_parser.add_argument("--splits", type=int, default=200)
+    sitecal_parser.add_argument("--seed", type=int, default=0)
+    sitecal_parser.add_argument("--target-sensitivity", type=float, default=0.98)
+    sitecal_parser.add_argument("--json", type=Path, help="also write the report here")
+    sitecal_parser.add_argument("--card", action="store_true",
+                                help="record the report in the model's card")
+
     compare_parser = commands.add_parser("compare", help="rebuild the comparison table")
     compare_parser.add_argument("--out", type=Path, default=Path("models"))
     compare_parser.add_argument("--note", action="append", default=[],
@@ -166,9 +182,42 @@ def main(argv: list[str] | None = None) -> int:
         return _rebuild_card(args)
     if args.command == "export":
         return _export(args)
+    if args.command == "sitecal":
+        return _sitecal(args)
     from .compare import write_comparison
 
     write_comparison(args.out, args.note)
+    return 0
+
+
+def _sitecal(args) -> int:
+    from . import sitecal
+    from .card import card_path_for, read_card, update_section
+    from .io import atomic_write_json
+
+    card_path = card_path_for(args.model_file)
+    card = read_card(card_path)
+    if args.scores is not None:
+        paths, labels, scores = sitecal.read_scores(args.scores)
+        source = f"scores file {args.scores.name}"
+    else:
+        paths, labels, scores = sitecal.score_test_set(args.model_file, card, args.data_dir)
+        source = f"{args.model_file.name} (Keras), test split of {args.data_dir}"
+        if args.save_scores:
+            sitecal.write_scores(args.save_scores, paths, labels, scores)
+    patients = [sitecal.site_patient(Path(path).name) for path in paths]
+    factory = float(card["threshold"]["value"])
+    rows = sitecal.simulate(scores, labels, patients, factory, splits=args.splits,
+                            target=args.target_sensitivity, seed=args.seed)
+    print(sitecal.format_report(rows))
+    section = sitecal.card_section(
+        rows, films=len(paths), factory=factory, splits=args.splits,
+        target=args.target_sensitivity, seed=args.seed, source=source,
+    )
+    if args.json:
+        atomic_write_json(args.json, section)
+    if args.card:
+        update_section(card_path, "site_calibration", section)
     return 0
 
 
