@@ -1,8 +1,9 @@
-"""A calibration folder: the site's films sorted by a radiologist into ``NORMAL/`` and
-``PNEUMONIA/`` subfolders (any depth below them), scored with the classifier.
+"""The site's labelled films, from its two sources.
 
-An unreadable film, or one the model refuses as not a chest X-ray, is reported and skipped:
-it has no score to calibrate with.
+* A calibration folder: the films sorted by a radiologist into ``NORMAL/`` and ``PNEUMONIA/``
+  subfolders (any depth below them), scored with the classifier. An unreadable film, or one
+  the model refuses as not a chest X-ray, is reported and skipped: it has no score.
+* The worklist's review marks (:func:`reviewed_films`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .calibration import LabelledScores
+from .monitoring import latest_per_film
 from .results import Status, Verdict
 from .scan import list_images, scan_files
 
@@ -70,4 +72,13 @@ def as_labelled_scores(films: list[FolderFilm]) -> LabelledScores:
         [film.probability for film in scored],
         [int(film.label == Verdict.PNEUMONIA) for film in scored],
         [film.path for film in scored],
+    )
+
+
+def reviewed_films(dated, model_sha256: str) -> LabelledScores:
+    """The store's reviewed films (:meth:`ResultStore.dated_results`) scored by this model,
+    the latest result of each: another model's scores mean nothing at this model's
+    threshold."""
+    return LabelledScores.from_reviews(
+        item.result for item in latest_per_film(dated) if item.model_sha256 == model_sha256
     )

@@ -3,7 +3,8 @@
 It lives in the user's data directory (``PNEUMO_SITE_PROFILE`` overrides the place) or in a
 file the user names. It holds the thresholds, the rule and its target, the counts and metrics
 it rests on, the date, the share of films flagged at calibration (monitoring's baseline) and
-the history of every calibration and revert.
+the history of every calibration and revert, and the calibration films' scores and labels
+(so that review marks can later be added to them without the folder).
 
 A profile is bound to the model file's sha256: scores of another model version mean nothing
 at this threshold, so a profile for another model is ignored with a notice (recalibrate for
@@ -20,7 +21,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .calibration import BOUND_CONFIDENCE, LIKELY_MIN_SPECIFICITY, SiteCalibration
+from .calibration import (
+    BOUND_CONFIDENCE,
+    LIKELY_MIN_SPECIFICITY,
+    LabelledScores,
+    SiteCalibration,
+)
 from .results import OperatingPoint, ThresholdSource
 from .store import model_sha256
 
@@ -90,6 +96,14 @@ class SiteProfile:
             float(self.data["likely_threshold"]["value"]),
             ThresholdSource.SITE,
         )
+
+    @property
+    def calibration_films(self) -> LabelledScores:
+        """The scores and labels calibration used (no paths: file names may name patients),
+        so that later review marks can be added to them."""
+        scores = self.data.get("scores", {})
+        pneumonia, normal = scores.get("pneumonia", []), scores.get("normal", [])
+        return LabelledScores.of(pneumonia + normal, [1] * len(pneumonia) + [0] * len(normal))
 
     @property
     def calibration_flagged(self) -> tuple[int, int]:
@@ -250,6 +264,9 @@ def save_calibration(
             "specificity": [metrics.specificity.successes, metrics.specificity.trials],
         },
         "flagged": {"flagged": metrics.flagged.successes, "films": metrics.flagged.trials},
+        "scores": {
+            "pneumonia": films.pneumonia_scores.tolist(), "normal": films.normal_scores.tolist(),
+        },
         "history": (existing.history if existing else [])
         + [
             {

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
+from pneumo_desktop.core.local_films import reviewed_films
 from pneumo_desktop.core.monitoring import Baseline, Period, latest_per_film, monitor, summarise
 from pneumo_desktop.core.results import (
     OperatingPoint,
@@ -128,3 +129,19 @@ def test_the_store_gives_every_result_with_its_dates_model_and_review(tmp_path):
     assert x.result.review is ReviewMark.DISAGREE and x.result.final_label is Verdict.NORMAL
     assert x.result.threshold == 0.3 and x.result.threshold_source is ThresholdSource.SITE
     assert y.result.status is Status.ERROR and y.result.reason is Reason.TRUNCATED
+
+
+def test_reviewed_films_are_this_models_latest_reviewed_results():
+    later = MONDAY + dt.timedelta(days=1)
+    dated = [
+        _dated("a", 0.9, MONDAY, ReviewMark.AGREE),  # rescanned later, review cleared
+        _dated("a", 0.8, later),
+        _dated("b", 0.2, MONDAY, ReviewMark.AGREE),
+        _dated("c", 0.7, MONDAY, ReviewMark.AGREE, sha="m0"),  # another model's score
+        DatedResult(later, later, "m1", StoredResult(  # a miss the radiologist caught
+            "d", Status.OK, 0.1, Verdict.NORMAL, review=ReviewMark.DISAGREE,
+            corrected_label=Verdict.PNEUMONIA,
+        )),
+    ]
+    films = reviewed_films(dated, "m1")
+    assert films.paths == ("b", "d") and films.labels.tolist() == [0, 1]

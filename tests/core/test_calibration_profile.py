@@ -78,6 +78,9 @@ def test_a_saved_profile_gives_the_site_operating_point_for_its_model(calibratio
     assert loaded.calibration_flagged == (
         calibration.at_proposed.flagged.successes, 300
     )
+    films = loaded.calibration_films
+    assert sorted(films.scores.tolist()) == sorted(calibration.films.scores.tolist())
+    assert films.labels.sum() == 200 and not films.paths  # no file names in the profile
     choice = profile_for_model(card, path)
     assert choice.profile is not None
     assert f"site threshold {calibration.proposed.threshold:.4f}" in choice.notice
