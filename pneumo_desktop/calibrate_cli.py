@@ -109,9 +109,12 @@ def _calibrate(args, classifier, films) -> int:
     path = args.profile or default_profile_path()
     try:
         _say(f"in use now: {profile_for_model(classifier.card, path).notice}")
-        if not args.apply:
-            _say(f"not applied: add --apply to write the site profile {path}")
-            return EXIT_OK
+    except SiteProfileError as error:
+        _say(f"in use now: the factory threshold; {error}")
+    if not args.apply:
+        _say(f"not applied: add --apply to write the site profile {path}")
+        return EXIT_OK
+    try:
         profile = save_calibration(calibration, classifier.card, path)
     except SiteProfileError as error:
         _say(str(error))

@@ -120,7 +120,8 @@ def _check(path: Path, data) -> None:
         ("active", lambda d: isinstance(d["active"], bool)),
         ("calibrated", lambda d: isinstance(d["calibrated"], str)),
         ("threshold.value", lambda d: 0.0 <= float(d["threshold"]["value"]) <= 1.0),
-        ("likely_threshold.value", lambda d: 0.0 <= float(d["likely_threshold"]["value"]) <= 1.0),
+        # Above 1 is allowed: no film is "likely" (set just above a normal scoring 1.0).
+        ("likely_threshold.value", lambda d: 0.0 <= float(d["likely_threshold"]["value"]) < 2.0),
         ("flagged", lambda d: int(d["flagged"]["flagged"]) <= int(d["flagged"]["films"])),
         ("history", lambda d: isinstance(d["history"], list)),
     )

@@ -117,6 +117,9 @@ def test_cli_over_a_damaged_profile_exits_2_and_leaves_it(site_folder, tiny_mode
     )
     assert done.returncode == 2 and "not valid JSON" in done.stderr
     assert profile.read_text() == "{damaged"
+    # Without --apply the table is still the answer: it ran, and says the profile is damaged.
+    done = _calibrate(str(site_folder), "--models-dir", str(tiny_models_dir), profile=profile)
+    assert done.returncode == 0 and "not valid JSON" in done.stderr
 
 
 def test_cli_refuses_a_model_that_fails_its_checksum(site_folder, tiny_models_dir, tmp_path):

@@ -173,3 +173,14 @@ def test_recalibrating_for_a_new_model_keeps_the_old_models_history(calibration,
     profile = save_calibration(calibration, FakeCard(), path)
     assert [entry["model_sha256"][0] for entry in profile.history] == ["b", "a"]
     assert profile_for_model(FakeCard(), Path(path)).profile is not None
+
+
+def test_a_likely_threshold_just_above_a_normal_scoring_one_is_kept(tmp_path):
+    rng = np.random.default_rng(5)
+    normals = np.append(rng.uniform(0, 0.5, 80), 1.0)  # float32 sigmoids do reach 1.0
+    films = LabelledScores.of(np.concatenate([rng.uniform(0.6, 1, 10), normals]),
+                              [1] * 10 + [0] * 81)
+    result = calibrate(films, OperatingPoint(0.05, 0.9, ThresholdSource.FACTORY))
+    assert result.proposed.likely_threshold > 1.0
+    save_calibration(result, FakeCard(), tmp_path / "p.json")
+    assert load_profile(tmp_path / "p.json").operating_point.likely_threshold > 1.0
