@@ -14,18 +14,30 @@ target out of range or a damaged profile (left as it is); 3 when the model is re
 from __future__ import annotations
 
 import argparse
-import os
+import logging
 import sys
 from pathlib import Path
+
+from . import runtime
+from .core.scan import DEFAULT_BATCH_SIZE
 
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_MODEL = 3
 
+log = logging.getLogger("pneumo_desktop.calibrate_cli")  # not "__main__" under python -m
 
-def _say(message: str) -> None:
+
+def _say(message: str, level: int = logging.INFO) -> None:
+    """A line for the user (stderr), kept in the log file too."""
+    log.log(level, message, extra=runtime.ALREADY_SHOWN)
     if sys.stderr is not None:
         print(f"pneumo-calibrate: {message}", file=sys.stderr, flush=True)
+
+
+def _fail(status: int, message: str) -> int:
+    _say(message, logging.ERROR)
+    return status
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,12 +55,14 @@ def _parser() -> argparse.ArgumentParser:
                         help="site profile file (default: the user's, in the data directory)")
     parser.add_argument("--apply", action="store_true", help="write the site profile")
     parser.add_argument("--models-dir", type=Path, help="default: the bundled models/")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     return parser
 
 
 def calibrate_main(argv: list[str] | None = None) -> int:
+    runtime.configure("pneumo-calibrate", gui=False)
     args = _parser().parse_args(argv)
+    log.info("pneumo-calibrate %s", " ".join(sys.argv[1:] if argv is None else argv))
     from .core.calibration import CalibrationError, check_target
     from .core.local_films import labelled_files
 
@@ -56,20 +70,17 @@ def calibrate_main(argv: list[str] | None = None) -> int:
         check_target(args.target_sensitivity)
         files = labelled_files(args.folder)
     except (CalibrationError, NotADirectoryError) as error:
-        _say(str(error))
-        return EXIT_USAGE
+        return _fail(EXIT_USAGE, str(error))
     if not files:
-        _say(f"no films under {args.folder}/NORMAL or {args.folder}/PNEUMONIA")
-        return EXIT_USAGE
+        return _fail(EXIT_USAGE, f"no films under {args.folder}/NORMAL or {args.folder}/PNEUMONIA")
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .core.model import Classifier, ModelError
 
     try:
         classifier = Classifier(args.models_dir, batch_size=args.batch_size)
     except ModelError as error:
-        _say(str(error))
-        return EXIT_MODEL
+        return _fail(EXIT_MODEL, str(error))
+    runtime.log_model_loaded(classifier)
     films = _score(files, classifier, args.batch_size)
     return _calibrate(args, classifier, films)
 
@@ -81,9 +92,10 @@ def _score(files, classifier, batch_size: int) -> list:
     for film in score_labelled_files(files, classifier, batch_size=batch_size):
         films.append(film)
         if not film.scored:
-            _say(f"skipped {film.path}: {film.message}")
-        if len(films) % batch_size == 0 or len(films) == len(files):
-            _say(f"scored {len(films)}/{len(files)} films")
+            _say(f"skipped {film.path}: {film.message}", logging.WARNING)
+        if sys.stderr is not None and (len(films) % batch_size == 0 or len(films) == len(files)):
+            print(f"pneumo-calibrate: scored {len(films)}/{len(files)} films", file=sys.stderr)
+    _say(f"scored {len(films)} films, {sum(not film.scored for film in films)} skipped")
     return films
 
 
@@ -102,10 +114,10 @@ def _calibrate(args, classifier, films) -> int:
             as_labelled_scores(films), classifier.operating_point, args.target_sensitivity
         )
     except CalibrationError as error:
-        _say(str(error))
-        return EXIT_USAGE
+        return _fail(EXIT_USAGE, str(error))
     skipped = sum(not film.scored for film in films)
     print(format_table(calibration, classifier.card, skipped))
+    log.info("AUC %.3f; %s", calibration.auc, calibration.verdict())
     path = args.profile or default_profile_path()
     try:
         _say(f"in use now: {profile_for_model(classifier.card, path).notice}")
@@ -117,8 +129,7 @@ def _calibrate(args, classifier, films) -> int:
     try:
         profile = save_calibration(calibration, classifier.card, path)
     except SiteProfileError as error:
-        _say(str(error))
-        return EXIT_USAGE
+        return _fail(EXIT_USAGE, str(error))
     _say(f"wrote site profile {profile.path}: threshold {profile.operating_point.threshold:.4f}")
     return EXIT_OK
 

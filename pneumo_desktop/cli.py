@@ -1,11 +1,12 @@
-"""``pneumo-scan FOLDER --out results.csv [--db FILE] [--resume] [--report FILE.pdf]``: the
-headless batch scanner.
+"""``pneumo-scan FOLDER --out results.csv [--db FILE] [--resume] [--report FILE.pdf]
+[--profile FILE]``: the headless batch scanner.
 
 Every result is committed to a SQLite store as it is produced (``--db``; without it a temporary
 one), so a scan killed mid-way and started again with ``--resume`` runs only the files that
 have no result yet. The CSV is written at the end, atomically, most suspicious first; then,
 with ``--report``, a PDF report (summary, worklist, flagged films with Grad-CAM). A report that
-can't be written exits with EXIT_REPORT, the CSV already in place.
+can't be written exits with EXIT_REPORT, the CSV already in place. The site profile (the
+user's, or ``--profile``) sets the threshold when it was calibrated for this model.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--report", type=Path, metavar="FILE.pdf",
                         help="also write a PDF report (after the CSV)")
+    parser.add_argument("--profile", type=Path, metavar="FILE",
+                        help="site profile to use (default: the user's, when it was "
+                        "calibrated for this model)")
     parser.add_argument("--models-dir", type=Path, help="default: the bundled models/")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     return parser
@@ -76,6 +80,8 @@ def scan_main(argv: list[str] | None = None) -> int:
         return _fail(EXIT_USAGE, "--resume needs --db FILE (the store of the scan to resume)")
     if not args.folder.is_dir():
         return _fail(EXIT_USAGE, f"folder not found: {args.folder}")
+    if args.profile is not None and not args.profile.is_file():
+        return _fail(EXIT_USAGE, f"site profile not found: {args.profile}")
 
     from .core.model import Classifier, ModelError
 
@@ -83,15 +89,38 @@ def scan_main(argv: list[str] | None = None) -> int:
         classifier = Classifier(args.models_dir, batch_size=args.batch_size)
     except ModelError as error:
         return _fail(EXIT_MODEL, str(error))
+    if (status := _use_site_profile(classifier, args.profile)) is not None:
+        return status
     runtime.log_model_loaded(classifier)
     _say(
         f"pneumo-scan: model {classifier.card.name} {classifier.card.version} on "
-        f"{classifier.device} ({classifier.provider}), threshold {classifier.threshold:.4f}"
+        f"{classifier.device} ({classifier.provider}), threshold {classifier.threshold:.4f} "
+        f"({classifier.operating_point.source})"
     )
     if args.db is not None:
         return _scan(args, classifier, args.db)
     with tempfile.TemporaryDirectory(prefix="pneumo-scan-") as scratch:
         return _scan(args, classifier, Path(scratch) / "results.sqlite3")
+
+
+def _use_site_profile(classifier, path: Path | None) -> int | None:
+    """Put the site profile's threshold on ``classifier`` when it was calibrated for this
+    model, and say which threshold is in use. A damaged profile named with ``--profile`` ends
+    the run (EXIT_USAGE); the user's own damaged profile is only reported, and the factory
+    threshold used."""
+    from .core.site_profile import SiteProfileError, use_site_profile
+
+    try:
+        notice = use_site_profile(classifier, path).notice
+    except SiteProfileError as error:
+        if path is not None:
+            return _fail(EXIT_USAGE, str(error))
+        notice = f"{error}; factory threshold {classifier.threshold:.4f} in use"
+        log.warning(notice, extra=runtime.ALREADY_SHOWN)
+    else:
+        log.info(notice)
+    _say(f"pneumo-scan: {notice}")
+    return None
 
 
 def _scan(args, classifier, db_path: Path) -> int:

@@ -1,6 +1,7 @@
 """A calibration folder scored with the classifier, and ``pneumo-calibrate`` end to end on the
 tiny model (films the test makes)."""
 
+import csv
 import json
 import shutil
 import subprocess
@@ -129,3 +130,91 @@ def test_cli_refuses_a_model_that_fails_its_checksum(site_folder, tiny_models_di
         handle.write(b"tampered")
     done = _calibrate(str(site_folder), "--models-dir", str(models))
     assert done.returncode == 3 and "does not match its model card" in done.stderr
+
+
+# pneumo-scan with a site profile ------------------------------------------------------------
+
+
+def _profile_for(models_dir: Path, path: Path, sha256: str | None = None) -> float:
+    """A calibrated profile for the model in ``models_dir`` (or for another model's sha256);
+    returns its operating threshold."""
+    from pneumo_desktop.core.calibration import LabelledScores, calibrate
+    from pneumo_desktop.core.model import ModelCard
+    from pneumo_desktop.core.results import OperatingPoint, ThresholdSource
+    from pneumo_desktop.core.site_profile import save_calibration
+
+    card = ModelCard.load(models_dir / "cnn_deep_aug.card.json")
+    rng = np.random.default_rng(0)
+    films = LabelledScores.of(np.concatenate([rng.uniform(0.3, 1, 150), rng.uniform(0, 1, 60)]),
+                              [1] * 150 + [0] * 60)
+    factory = OperatingPoint(card.threshold, card.likely_threshold, ThresholdSource.FACTORY)
+    profile = save_calibration(calibrate(films, factory), card, path)
+    if sha256 is not None:
+        data = profile.data
+        data["model"].update(sha256=sha256, version="0.9")
+        path.write_text(json.dumps(data))
+    return profile.operating_point.threshold
+
+
+def _scan(folder: Path, out: Path, models_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pneumo_desktop.cli", str(folder), "--out", str(out),
+         "--models-dir", str(models_dir), *args],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=900,
+    )
+
+
+def _thresholds(out: Path) -> set[tuple[str, str]]:
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    return {(row["threshold"], row["threshold_source"]) for row in rows if row["status"] == "ok"}
+
+
+def test_scan_with_a_named_profile_uses_its_threshold(site_folder, tiny_models_dir, tmp_path):
+    profile = tmp_path / "named.json"
+    threshold = _profile_for(tiny_models_dir, profile)
+    out = tmp_path / "out.csv"
+    done = _scan(site_folder, out, tiny_models_dir, "--profile", str(profile))
+    assert done.returncode == 0, done.stderr
+    assert f"site threshold {threshold:.4f}" in done.stderr
+    assert f"threshold {threshold:.4f} (site)" in done.stderr
+    assert _thresholds(out) == {(f"{threshold:.6f}", "site")}
+
+
+def test_scan_applies_the_users_profile_only_for_its_model(
+    site_folder, tiny_models_dir, tmp_path, monkeypatch
+):
+    users = tmp_path / "users_profile.json"
+    monkeypatch.setenv("PNEUMO_SITE_PROFILE", str(users))
+    card = json.loads((tiny_models_dir / "cnn_deep_aug.card.json").read_text())
+    factory = (f"{card['threshold']['value']:.6f}", "factory")
+    out = tmp_path / "out.csv"
+
+    _profile_for(tiny_models_dir, users, sha256="f" * 64)
+    done = _scan(site_folder, out, tiny_models_dir)
+    assert done.returncode == 0, done.stderr
+    assert "calibrated for model cnn_deep_aug 0.9" in done.stderr
+    assert "recalibrate for each model version" in done.stderr
+    assert _thresholds(out) == {factory}
+
+    threshold = _profile_for(tiny_models_dir, users)
+    done = _scan(site_folder, out, tiny_models_dir)
+    assert done.returncode == 0, done.stderr
+    assert _thresholds(out) == {(f"{threshold:.6f}", "site")}
+
+    users.write_text("{damaged")  # the user's own damaged profile: said, and factory used
+    done = _scan(site_folder, out, tiny_models_dir)
+    assert done.returncode == 0, done.stderr
+    assert "not valid JSON" in done.stderr and _thresholds(out) == {factory}
+
+
+def test_scan_with_a_missing_or_damaged_named_profile_exits_2(
+    site_folder, tiny_models_dir, tmp_path
+):
+    out = tmp_path / "out.csv"
+    done = _scan(site_folder, out, tiny_models_dir, "--profile", str(tmp_path / "none.json"))
+    assert done.returncode == 2 and "site profile not found" in done.stderr
+    damaged = tmp_path / "damaged.json"
+    damaged.write_text('{"profile_version": 1}')
+    done = _scan(site_folder, out, tiny_models_dir, "--profile", str(damaged))
+    assert done.returncode == 2 and "model.sha256" in done.stderr
+    assert not out.exists()
