@@ -114,7 +114,7 @@ def test_monitor_without_a_baseline_reports_but_never_alerts():
 
 def test_the_store_gives_every_result_with_its_dates_model_and_review(tmp_path):
     class Card:
-        name, version, threshold, data = "m", "1", 0.3, {"sha256": "m1"}
+        name, version, threshold, sha256 = "m", "1", 0.3, "m1"
 
     with ResultStore(tmp_path / "r.sqlite3") as store:
         scan_id = store.start_scan(tmp_path, Card(), 2)

@@ -28,10 +28,6 @@ class FakeCard:
     version: str = "1.2.0"
     threshold: float = 0.05
     likely_threshold: float = 0.9
-    data: dict = field(init=False)
-
-    def __post_init__(self):
-        self.data = {"sha256": self.sha256}
 
 
 @dataclass
