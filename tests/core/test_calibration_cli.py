@@ -126,7 +126,7 @@ def test_cli_over_a_damaged_profile_exits_2_and_leaves_it(site_folder, tiny_mode
 def test_cli_refuses_a_model_that_fails_its_checksum(site_folder, tiny_models_dir, tmp_path):
     models = tmp_path / "models"
     shutil.copytree(tiny_models_dir, models)
-    with open(models / "cnn_deep_aug.keras", "ab") as handle:
+    with open(models / "cnn_deep_aug.onnx", "ab") as handle:  # the graph the app runs
         handle.write(b"tampered")
     done = _calibrate(str(site_folder), "--models-dir", str(models))
     assert done.returncode == 3 and "does not match its model card" in done.stderr
