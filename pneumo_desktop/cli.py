@@ -89,38 +89,42 @@ def scan_main(argv: list[str] | None = None) -> int:
         classifier = Classifier(args.models_dir, batch_size=args.batch_size)
     except ModelError as error:
         return _fail(EXIT_MODEL, str(error))
-    if (status := _use_site_profile(classifier, args.profile)) is not None:
-        return status
+    from .core.site_profile import SiteProfileError
+
+    try:
+        profile_notice = _use_site_profile(classifier, args.profile)
+    except SiteProfileError as error:
+        return _fail(EXIT_USAGE, str(error))
     runtime.log_model_loaded(classifier)
     _say(
         f"pneumo-scan: model {classifier.card.name} {classifier.card.version} on "
         f"{classifier.device} ({classifier.provider}), threshold {classifier.threshold:.4f} "
         f"({classifier.operating_point.source})"
     )
+    _say(f"pneumo-scan: {profile_notice}")
     if args.db is not None:
         return _scan(args, classifier, args.db)
     with tempfile.TemporaryDirectory(prefix="pneumo-scan-") as scratch:
         return _scan(args, classifier, Path(scratch) / "results.sqlite3")
 
 
-def _use_site_profile(classifier, path: Path | None) -> int | None:
+def _use_site_profile(classifier, path: Path | None) -> str:
     """Put the site profile's threshold on ``classifier`` when it was calibrated for this
-    model, and say which threshold is in use. A damaged profile named with ``--profile`` ends
-    the run (EXIT_USAGE); the user's own damaged profile is only reported, and the factory
-    threshold used."""
+    model; returns the line that says which threshold is in use and why. A damaged profile
+    named with ``--profile`` raises :class:`SiteProfileError` (the run ends); the user's own
+    damaged profile is only reported, and the factory threshold used."""
     from .core.site_profile import SiteProfileError, use_site_profile
 
     try:
         notice = use_site_profile(classifier, path).notice
     except SiteProfileError as error:
         if path is not None:
-            return _fail(EXIT_USAGE, str(error))
+            raise
         notice = f"{error}; factory threshold {classifier.threshold:.4f} in use"
         log.warning(notice, extra=runtime.ALREADY_SHOWN)
     else:
         log.info(notice)
-    _say(f"pneumo-scan: {notice}")
-    return None
+    return notice
 
 
 def _scan(args, classifier, db_path: Path) -> int:
