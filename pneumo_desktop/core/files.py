@@ -1,0 +1,43 @@
+"""Files that appear complete or not at all."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+PARTIAL_SUFFIX = ".partial"
+
+
+def write_bytes_atomically(target: Path, data: bytes) -> Path:
+    """Write ``data`` to ``<target>.partial``, fsync it, then rename it to ``target``.
+
+    A reader (the folder watcher, a scan) that ignores ``*.partial`` never sees a half-written
+    file, and a crash at any moment leaves either the old ``target`` or the new one, plus at
+    most a stray ``.partial``. Returns ``target``.
+    """
+    target = Path(target)
+    partial = target.with_name(target.name + PARTIAL_SUFFIX)
+    try:
+        with open(partial, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(partial, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise
+    _fsync_directory(target.parent)
+    return target
+
+
+def _fsync_directory(folder: Path) -> None:
+    """Make the rename itself durable (POSIX; Windows has no directory handles to sync)."""
+    if os.name != "posix":
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

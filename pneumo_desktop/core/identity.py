@@ -1,0 +1,55 @@
+"""Who made a verdict and on which film: the model's identity (name, version, sha256 of its
+file) and a film's (sha256 of its bytes, and its SOP Instance UID when it is DICOM).
+
+The audit trail and the DICOM results both record these, so they are worked out in one place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydicom
+from pydicom.errors import InvalidDicomError
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """The model that made a verdict, as its card names it."""
+
+    name: str
+    version: str
+    sha256: str
+
+    @classmethod
+    def from_card(cls, card) -> "ModelIdentity":
+        """From a model card (``name``, ``version``, and the model file's ``sha256``)."""
+        sha256 = getattr(card, "sha256", None) or card.data["sha256"]
+        return cls(str(card.name), str(card.version), str(sha256))
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's bytes, read in chunks (a film can be tens of MB)."""
+    with open(path, "rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
+
+
+def sop_instance_uid(path: str | os.PathLike[str]) -> str | None:
+    """The SOP Instance UID of a DICOM file, or None for any other file (or an unreadable
+    one). Only the header is read."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as stream:
+            is_dicom = stream.read(132)[128:132] == b"DICM"
+        if not is_dicom and path.suffix.lower() not in (".dcm", ".dicom"):
+            return None
+        dataset = pydicom.dcmread(
+            path, stop_before_pixels=True, force=not is_dicom,
+            specific_tags=["SOPInstanceUID"],
+        )
+    except (OSError, InvalidDicomError, ValueError, EOFError):
+        return None
+    uid = dataset.get("SOPInstanceUID")
+    return str(uid) if uid else None
