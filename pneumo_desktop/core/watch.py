@@ -248,3 +248,34 @@ class FilmWatcher:
                 else:
                     self._candidates[path] = change
         return sorted(settled)
+
+
+def scan_arrivals(
+    store,
+    classifier,
+    scan_id: int,
+    watcher: FilmWatcher,
+    *,
+    stop: threading.Event,
+    batch_size: int = 32,
+) -> Iterator:
+    """Scan each film ``watcher`` hands over into the open scan ``scan_id`` of ``store``,
+    committing every result before it is yielded, until ``stop`` is set.
+
+    A film the scan already holds with the same size and mtime (one that arrived while the
+    folder was being listed, say) is not scanned twice. Start the watcher *before* listing
+    the folder, so that nothing arriving in between is missed.
+    """
+    from .scan import scan_files  # the scanner needs numpy and the model; the watcher does not
+
+    while not stop.is_set():
+        films = watcher.ready(timeout=0.5)
+        pending = store.pending_files(scan_id, films) if films else []
+        if not pending:
+            continue
+        # The total grows with the arrivals (a changed film counts twice until its batch ends).
+        store.set_total(scan_id, store.scan(scan_id).done_files + len(pending))
+        for result in scan_files(pending, classifier, batch_size=batch_size):
+            store.record(scan_id, result)
+            yield result
+        store.set_total(scan_id, store.scan(scan_id).done_files)

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pneumo_desktop.core import watch
@@ -144,3 +145,47 @@ def test_candidates_are_what_the_scanner_reads(tmp_path):
     assert not is_film_candidate(tmp_path / ".trash" / "film.dcm", tmp_path)
     assert not is_film_candidate(tmp_path / "film.txt", tmp_path)
     assert not is_film_candidate(tmp_path.parent / "film.dcm", tmp_path)  # outside the folder
+
+
+def test_arrivals_are_scanned_into_the_open_scan_without_a_socket(
+    tmp_path, tiny_classifier, monkeypatch
+):
+    import socket
+
+    from PIL import Image
+
+    from pneumo_desktop.core.store import ResultStore
+    from pneumo_desktop.core.watch import scan_arrivals
+    from tests.conftest import synthetic_xray
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("watching tried to open a network socket")
+
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    with ResultStore(tmp_path / "r.sqlite3") as store, \
+            FilmWatcher(folder, settle_seconds=0.3) as watcher:
+        monkeypatch.setattr(socket, "socket", refuse)
+        monkeypatch.setattr(socket, "create_connection", refuse)
+        scan_id = store.start_scan(folder, tiny_classifier.card, 0)
+        stop = threading.Event()
+        deadman = threading.Timer(60, stop.set)  # a broken watcher fails the test, not hangs it
+        deadman.start()
+        arrivals = scan_arrivals(store, tiny_classifier, scan_id, watcher, stop=stop)
+        written = {}
+        for index in range(3):
+            film = folder / f"film{index}.png"
+            Image.fromarray(synthetic_xray(rng, index % 2 == 1)).save(film)
+            written[film] = time.monotonic()
+            result = next(arrivals, None)
+            assert result is not None, "the film was not scanned"
+            assert result.path == str(film) and result.status == "ok"
+            assert time.monotonic() - written[film] < 15  # recorded within 15 s of arriving
+            assert store.scan(scan_id).done_files == index + 1
+        stop.set()
+        deadman.cancel()
+        assert list(arrivals) == []  # stops when asked
+        assert store.scan(scan_id).total_files == 3
+        # A film handed over again unchanged is not scanned twice.
+        assert store.pending_files(scan_id, list(written)) == []
