@@ -201,3 +201,33 @@ def test_results_are_sent_to_a_pacs_node(film, tmp_path):
     stored = {p.name for p in (tmp_path / "pacs").rglob("*.dcm")}
     assert stored == {f"{pydicom.dcmread(p).SOPInstanceUID}.dcm"
                       for p in (files.secondary_capture, files.structured_report)}
+
+
+def test_a_classified_film_exports_its_gradcam_and_verdict(tmp_path, tiny_classifier):
+    from pneumo_desktop.core.dicom_export import export_film_results, overlay_picture
+    from pneumo_desktop.core.imaging import load_image
+    from tests.conftest import synthetic_xray
+    from tests.core.test_imaging import make_dicom
+
+    (tmp_path / "scanned").mkdir()
+    film = tmp_path / "scanned" / "child.dcm"
+    pixels = synthetic_xray(np.random.default_rng(3), pneumonia=True, size=256)
+    make_dicom(film, pixels, StudyInstanceUID=pydicom.uid.generate_uid(),
+               SeriesInstanceUID=pydicom.uid.generate_uid())
+    prediction = tiny_classifier.classify(tiny_classifier.prepare(load_image(film)))
+    files = export_film_results(film, prediction, tiny_classifier, tmp_path / "results",
+                                scanned_folder=tmp_path / "scanned")
+    values = dict(content_items(pydicom.dcmread(files.structured_report)))
+    assert values["Probability"] == pytest.approx(prediction.probability, abs=1e-6)
+    assert values["Algorithm Name"] == tiny_classifier.card.name
+    sc = pydicom.dcmread(files.secondary_capture).pixel_array
+    film_part = sc[sc.shape[0] - MIN_WIDTH:]  # the 256 px film, enlarged to MIN_WIDTH
+    assert film_part.shape[:2] == (MIN_WIDTH, MIN_WIDTH)
+    spread = film_part.astype(int).max(axis=2) - film_part.astype(int).min(axis=2)
+    assert spread.max() > 60  # colour: the heat map is over the grey film
+
+    hot = np.zeros((4, 4))
+    hot[0, 0] = 1.0
+    picture = overlay_picture(np.full((8, 8), 100, np.uint8), hot)
+    assert tuple(picture[7, 7]) == (100, 100, 100)  # no heat: the film unchanged
+    assert picture[0, 0, 0] != picture[0, 0, 2]  # heat: coloured

@@ -1,0 +1,60 @@
+"""DICOM results for a film the classifier read: Grad-CAM over the film, then the Secondary
+Capture and Structured Report of :mod:`.dicom_results` (which knows nothing of the model).
+
+One call for the command line (``pneumo-scan --dicom-out``) and the app's per-case button.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .dicom_results import DicomResultFiles, Review, write_dicom_results
+from .identity import ModelIdentity
+from .imaging import load_image
+from .results import Prediction
+
+MAX_SIDE = 2048  # pixels: a result image needs no more, and a 3000 px RGB film is 27 MB
+OVERLAY_OPACITY = 0.5
+
+
+def overlay_picture(film: np.ndarray, heatmap: np.ndarray,
+                    opacity: float = OVERLAY_OPACITY) -> np.ndarray:
+    """The grey ``film`` (H x W uint8) in RGB with ``heatmap`` (0..1, any size) blended over it
+    in the jet colours the viewer uses, each pixel as opaque as it is hot."""
+    from matplotlib import colormaps
+
+    height, width = film.shape
+    heat = np.clip(np.nan_to_num(np.asarray(heatmap, dtype=np.float32)), 0.0, 1.0)
+    heat = np.asarray(Image.fromarray(heat).resize((width, height), Image.Resampling.BILINEAR))
+    colours = colormaps["jet"](heat)[..., :3] * 255.0
+    alpha = (opacity * np.clip(heat, 0.0, 1.0))[..., None]
+    grey = np.repeat(film[..., None].astype(np.float32), 3, axis=2)
+    return np.clip(np.rint(grey * (1 - alpha) + colours * alpha), 0, 255).astype(np.uint8)
+
+
+def export_film_results(
+    path: Path,
+    prediction: Prediction,
+    classifier,
+    out_dir: Path,
+    *,
+    scanned_folder: Path | None = None,
+    review: Review | None = None,
+) -> DicomResultFiles:
+    """Grad-CAM of the DICOM film at ``path`` and its SC + SR in ``out_dir``."""
+    from .explain import gradcam  # the model's runtime: only when results are asked for
+
+    loaded = load_image(path)
+    cam = gradcam(classifier, classifier.prepare(loaded))
+    film = loaded.pixels
+    if max(film.shape) > MAX_SIDE:
+        scale = MAX_SIDE / max(film.shape)
+        size = (round(film.shape[1] * scale), round(film.shape[0] * scale))
+        film = np.asarray(Image.fromarray(film).resize(size, Image.Resampling.LANCZOS))
+    return write_dicom_results(
+        path, prediction, ModelIdentity.from_card(classifier.card), overlay_picture(film, cam),
+        out_dir, review=review, scanned_folder=scanned_folder,
+    )
