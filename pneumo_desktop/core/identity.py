@@ -14,6 +14,8 @@ from pathlib import Path
 import pydicom
 from pydicom.errors import InvalidDicomError
 
+from .dicom import is_dicom_file
+
 
 @dataclass(frozen=True)
 class ModelIdentity:
@@ -40,11 +42,10 @@ def sop_instance_uid(path: str | os.PathLike[str]) -> str | None:
     """The SOP Instance UID of a DICOM file, or None for any other file (or an unreadable
     one). Only the header is read."""
     path = Path(path)
+    is_dicom = is_dicom_file(path)
+    if not is_dicom and path.suffix.lower() not in (".dcm", ".dicom"):
+        return None
     try:
-        with open(path, "rb") as stream:
-            is_dicom = stream.read(132)[128:132] == b"DICM"
-        if not is_dicom and path.suffix.lower() not in (".dcm", ".dicom"):
-            return None
         dataset = pydicom.dcmread(
             path, stop_before_pixels=True, force=not is_dicom,
             specific_tags=["SOPInstanceUID"],

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import PARTIAL_SUFFIX
 from .imaging import ImageLoadError, is_image_file, load_image
 from .results import Reason, ScanResult
 
@@ -38,7 +39,10 @@ def list_images(folder: Path) -> list[Path]:
     for root, dirs, files in os.walk(folder):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
-            if not name.startswith(".") and is_image_file(Path(root) / name):
+            # *.partial: a film the DICOM receiver is still writing (DICOM by content too).
+            if name.startswith(".") or name.endswith(PARTIAL_SUFFIX):
+                continue
+            if is_image_file(Path(root) / name):
                 found.append(Path(root) / name)
     return sorted(found)
 

@@ -30,7 +30,7 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from .files import PARTIAL_SUFFIX
-from .imaging import is_supported
+from .imaging import is_image_file
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +45,14 @@ _NETWORK_FILE_SYSTEMS = frozenset(
 
 def is_film_candidate(path: Path, root: Path) -> bool:
     """What the watcher hands over: no ``.partial``, nothing hidden below ``root``, and a
-    file type the scanner reads."""
+    file the scanner reads (by suffix, or DICOM by content: an extensionless film)."""
     if path.name.endswith(PARTIAL_SUFFIX):
         return False
     try:
         parts = path.relative_to(root).parts
     except ValueError:
         return False
-    return not any(part.startswith(".") for part in parts) and is_supported(path)
+    return not any(part.startswith(".") for part in parts) and is_image_file(path)
 
 
 def is_network_folder(folder: Path, mounts: Path = Path("/proc/mounts")) -> bool:

@@ -14,7 +14,8 @@ from pneumo_desktop.core.audit import AuditAction, AuditTrail, current_user, rev
 from pneumo_desktop.core.identity import ModelIdentity
 from pneumo_desktop.core.results import ReviewMark, ThresholdSource, Verdict
 from pneumo_desktop.core.store import ResultStore
-from tests.core.test_imaging import STORED, make_dicom
+from tests.core.test_imaging import STORED
+from tests.dicom_films import make_dicom
 
 MODEL = ModelIdentity("cnn_deep_aug", "1.2.0", "ab" * 32)
 

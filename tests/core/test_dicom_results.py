@@ -207,13 +207,12 @@ def test_a_classified_film_exports_its_gradcam_and_verdict(tmp_path, tiny_classi
     from pneumo_desktop.core.dicom_export import export_film_results, overlay_picture
     from pneumo_desktop.core.imaging import load_image
     from tests.conftest import synthetic_xray
-    from tests.core.test_imaging import make_dicom
+    from tests.dicom_films import make_dicom
 
     (tmp_path / "scanned").mkdir()
     film = tmp_path / "scanned" / "child.dcm"
     pixels = synthetic_xray(np.random.default_rng(3), pneumonia=True, size=256)
-    make_dicom(film, pixels, StudyInstanceUID=pydicom.uid.generate_uid(),
-               SeriesInstanceUID=pydicom.uid.generate_uid())
+    make_dicom(film, pixels)
     prediction = tiny_classifier.classify(tiny_classifier.prepare(load_image(film)))
     files = export_film_results(film, prediction, tiny_classifier, tmp_path / "results",
                                 scanned_folder=tmp_path / "scanned")

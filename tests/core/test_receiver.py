@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from pydicom.uid import JPEGLosslessSV1, generate_uid
+from pydicom.uid import JPEGLosslessSV1
 from pynetdicom import AE
 from pynetdicom.sop_class import ComputedRadiographyImageStorage
 
@@ -25,7 +25,7 @@ from pneumo_desktop.core.receiver import (
     is_uid,
     remove_stale_partials,
 )
-from tests.core.test_imaging import make_dicom
+from tests.dicom_films import compress_dicom, make_dicom
 
 REPO = Path(__file__).resolve().parents[2]
 CALLED = "PNEUMO"
@@ -42,30 +42,12 @@ def film_pixels(rows: int = 96, cols: int = 80, seed: int = 0) -> np.ndarray:
 
 
 def write_film(path: Path, *, seed: int = 0, rows: int = 96, cols: int = 80,
-               jpeg: bool = False, study_uid: str | None = None) -> Path:
-    """A CR film with the study/series/instance UIDs a real one has; ``jpeg``: re-encoded as
-    JPEG Lossless SV1 with python-gdcm, as many CR units send."""
-    make_dicom(
-        path, film_pixels(rows, cols, seed),
-        StudyInstanceUID=study_uid or generate_uid(), SeriesInstanceUID=generate_uid(),
-        InstanceNumber=1, PatientOrientation=["L", "F"], StudyTime="101500",
-        AccessionNumber="ACC1", ReferringPhysicianName="", StudyID="1",
-    )
-    if jpeg:
-        import gdcm
-
-        reader = gdcm.ImageReader()
-        reader.SetFileName(str(path))
-        assert reader.Read()
-        change = gdcm.ImageChangeTransferSyntax()
-        change.SetTransferSyntax(gdcm.TransferSyntax(gdcm.TransferSyntax.JPEGLosslessProcess14_1))
-        change.SetInput(reader.GetImage())
-        assert change.Change()
-        writer = gdcm.ImageWriter()
-        writer.SetFileName(str(path))
-        writer.SetFile(reader.GetFile())
-        writer.SetImage(change.GetOutput())
-        assert writer.Write()
+               jpeg: bool = False) -> Path:
+    """A CR film with new study/series/instance UIDs; ``jpeg``: re-encoded as JPEG Lossless
+    SV1 (python-gdcm), as many CR units send."""
+    data = make_dicom(None, film_pixels(rows, cols, seed), PatientOrientation=["L", "F"],
+                      AccessionNumber="ACC1", ReferringPhysicianName="")
+    path.write_bytes(compress_dicom(data, JPEGLosslessSV1) if jpeg else data)
     return path
 
 

@@ -189,3 +189,16 @@ def test_arrivals_are_scanned_into_the_open_scan_without_a_socket(
         assert store.scan(scan_id).total_files == 3
         # A film handed over again unchanged is not scanned twice.
         assert store.pending_files(scan_id, list(written)) == []
+
+
+def test_the_overnight_listing_and_the_watcher_agree_on_partial_and_extensionless(tmp_path):
+    from pneumo_desktop.core.scan import list_images
+    from tests.dicom_films import make_dicom
+
+    data = make_dicom(None, np.zeros((8, 8), np.uint8))
+    (tmp_path / "study").mkdir()
+    (tmp_path / "study" / "1.2.3.dcm.partial").write_bytes(data)  # the receiver, mid-write
+    (tmp_path / "study" / "1.2.4").write_bytes(data)  # a film without a suffix, as PACS export
+    assert list_images(tmp_path) == [tmp_path / "study" / "1.2.4"]
+    assert [p.name for p in (tmp_path / "study").iterdir() if is_film_candidate(p, tmp_path)] \
+        == ["1.2.4"]
