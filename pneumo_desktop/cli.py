@@ -1,5 +1,6 @@
 """``pneumo-scan FOLDER --out results.csv [--db FILE] [--resume] [--report FILE.pdf]
-[--profile FILE]``: the headless batch scanner.
+[--profile FILE] [--watch] [--dicom-out DIR [--pacs AE@HOST:PORT]]``: the headless batch
+scanner.
 
 Every result is committed to a SQLite store as it is produced (``--db``; without it a temporary
 one), so a scan killed mid-way and started again with ``--resume`` runs only the files that
@@ -7,6 +8,11 @@ have no result yet. The CSV is written at the end, atomically, most suspicious f
 with ``--report``, a PDF report (summary, worklist, flagged films with Grad-CAM). A report that
 can't be written exits with EXIT_REPORT, the CSV already in place. The site profile (the
 user's, or ``--profile``) sets the threshold when it was calibrated for this model.
+
+``--watch``: after the films already there, each new film is scanned into the same scan as it
+arrives (once its size is stable), until Ctrl+C or SIGTERM; then the CSV is written and the
+exit status is 0. ``--dicom-out``: a Secondary Capture and a Structured Report for each
+classified DICOM film, written outside FOLDER, and with ``--pacs`` sent to a DICOM node.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import argparse
 import logging
 import sys
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 from . import runtime
@@ -69,7 +76,46 @@ def _parser() -> argparse.ArgumentParser:
                         "calibrated for this model)")
     parser.add_argument("--models-dir", type=Path, help="default: the bundled models/")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    watching = parser.add_argument_group("films that arrive on their own")
+    watching.add_argument(
+        "--watch", action="store_true",
+        help="then keep scanning each new film under FOLDER as it arrives, until Ctrl+C or "
+             "SIGTERM; the CSV is written after that",
+    )
+    watching.add_argument("--settle", type=float, default=2.0, metavar="SECONDS",
+                          help="with --watch: a new film counts once its size has not "
+                               "changed for this long (default 2)")
+    watching.add_argument("--poll", action="store_true",
+                          help="with --watch: poll FOLDER instead of using file notifications "
+                               "(network shares; chosen by itself on a share it recognises)")
+    watching.add_argument("--dicom-out", type=Path, metavar="DIR",
+                          help="write a Secondary Capture image and a Structured Report for "
+                               "each classified DICOM film into DIR (outside FOLDER)")
+    watching.add_argument("--pacs", metavar="AE@HOST:PORT",
+                          help="with --dicom-out: also send them there by DICOM C-STORE")
     return parser
+
+
+def _check_dicom_options(args) -> str | None:
+    """What is wrong with --watch/--dicom-out/--pacs, or None; sets ``args.pacs_node``."""
+    from .core.dicom_send import DicomNode
+
+    args.pacs_node = None
+    if args.settle < 0:
+        return "--settle must be 0 seconds or more"
+    if args.pacs is not None and args.dicom_out is None:
+        return "--pacs needs --dicom-out DIR (the results to send)"
+    if args.dicom_out is not None and \
+            args.dicom_out.resolve().is_relative_to(args.folder.resolve()):
+        return f"--dicom-out must be outside FOLDER, or the results would be scanned as films: " \
+               f"{args.dicom_out}"
+    if args.pacs is not None:
+        ae_title, _, address = args.pacs.partition("@")
+        host, _, port = address.rpartition(":")
+        if not (ae_title and host and port.isdigit() and 0 < int(port) < 65536):
+            return f"--pacs must look like PACS@192.168.1.5:104, not {args.pacs!r}"
+        args.pacs_node = DicomNode(host, int(port), ae_title)
+    return None
 
 
 def scan_main(argv: list[str] | None = None) -> int:
@@ -82,6 +128,9 @@ def scan_main(argv: list[str] | None = None) -> int:
         return _fail(EXIT_USAGE, f"folder not found: {args.folder}")
     if args.profile is not None and not args.profile.is_file():
         return _fail(EXIT_USAGE, f"site profile not found: {args.profile}")
+    problem = _check_dicom_options(args)
+    if problem is not None:
+        return _fail(EXIT_USAGE, problem)
 
     from .core.model import Classifier, ModelError
 
@@ -128,41 +177,121 @@ def _use_site_profile(classifier, path: Path | None) -> str:
 
 
 def _scan(args, classifier, db_path: Path) -> int:
-    from .core.batch import ResumeError, find_unfinished_scan, run_scan
+    from .core.batch import ResumeError
     from .core.csv_export import write_csv
     from .core.results import Status
     from .core.store import ResultStore
+    from .core.watch import FilmWatcher
 
-    with ResultStore(db_path) as store:
-        resume_id = None
-        if args.resume:
-            unfinished = find_unfinished_scan(store, args.folder)
-            if unfinished is not None:
-                resume_id = unfinished.id
-                _say(f"pneumo-scan: resuming scan {resume_id} ({unfinished.done_files} done)")
-            else:
-                _say("pneumo-scan: no unfinished scan of this folder; starting a new one")
-        scan_id = None
+    stop = runtime.stop_on_signals() if args.watch else None  # then: stop, write CSV, exit 0
+    exporter = _DicomResults(args, classifier) if args.dicom_out is not None else None
+    with ExitStack() as stack:
+        watcher = None
+        if args.watch:  # started before the folder is listed: nothing slips in between
+            watcher = stack.enter_context(FilmWatcher(
+                args.folder, settle_seconds=args.settle, polling=True if args.poll else None))
+        store = stack.enter_context(ResultStore(db_path))
         try:
-            for item in run_scan(
-                store, classifier, args.folder, resume_scan_id=resume_id,
-                batch_size=args.batch_size,
-            ):
-                if item.result is None:
-                    scan_id = item.scan_id
-                    _say(f"pneumo-scan: {item.total} images, {item.total - item.done} to scan")
-                elif item.scanned % args.batch_size == 0 or item.done == item.total:
-                    _progress(item)
+            scan_id = _scan_folder(args, store, classifier, stop, exporter)
         except ResumeError as error:
             return _fail(EXIT_USAGE, str(error))
+        if watcher is not None:
+            _watch(args, store, classifier, scan_id, watcher, stop, exporter)
         results = store.results(scan_id)
         info = store.scan(scan_id)
     write_csv(args.out, results)
     failed = sum(r.status is not Status.OK for r in results)
     _say(f"pneumo-scan: wrote {args.out} ({len(results)} rows, {failed} unreadable files)")
+    if exporter is not None:
+        _say(exporter.summary())
     if args.report is not None:
         return _report(args.report, info, results, classifier)
     return EXIT_OK
+
+
+def _scan_folder(args, store, classifier, stop, exporter) -> int:
+    """The films already in FOLDER (a new scan, or the unfinished one with --resume); returns
+    the scan's id."""
+    from .core.batch import find_unfinished_scan, run_scan
+
+    resume_id = None
+    if args.resume:
+        unfinished = find_unfinished_scan(store, args.folder)
+        if unfinished is not None:
+            resume_id = unfinished.id
+            _say(f"pneumo-scan: resuming scan {resume_id} ({unfinished.done_files} done)")
+        else:
+            _say("pneumo-scan: no unfinished scan of this folder; starting a new one")
+    scan_id = None
+    for item in run_scan(
+        store, classifier, args.folder, resume_scan_id=resume_id,
+        batch_size=args.batch_size, cancel=stop,
+    ):
+        if item.result is None:
+            scan_id = item.scan_id
+            _say(f"pneumo-scan: {item.total} images, {item.total - item.done} to scan")
+            continue
+        if item.scanned % args.batch_size == 0 or item.done == item.total:
+            _progress(item)
+        if exporter is not None:
+            exporter.add(item.result)
+    return scan_id
+
+
+def _watch(args, store, classifier, scan_id, watcher, stop, exporter) -> None:
+    from .core.watch import scan_arrivals
+
+    if stop.is_set():  # stopped during the scan of the films already there
+        return
+    how = "polling" if watcher.polling else "file notifications"
+    _say(f"pneumo-scan: watching {args.folder} for new films ({how}); Ctrl+C to stop")
+    count = 0
+    for result in scan_arrivals(store, classifier, scan_id, watcher, stop=stop,
+                                batch_size=args.batch_size):
+        count += 1
+        verdict = result.band.wording if result.band else f"{result.status}: {result.message}"
+        _say(f"pneumo-scan: new film {result.path}: {verdict}")
+        if exporter is not None:
+            exporter.add(result)
+    log.info("watching %s stopped after %d new film(s)", args.folder, count)
+    _say(f"pneumo-scan: stopped watching after {count} new film(s)")
+
+
+class _DicomResults:
+    """--dicom-out/--pacs: the SC and SR of each classified DICOM film; a film whose results
+    cannot be written or sent is reported and the scan goes on."""
+
+    def __init__(self, args, classifier):
+        self.out, self.folder, self.node = args.dicom_out, args.folder, args.pacs_node
+        self.classifier = classifier
+        self.written = self.sent = self.failed = 0
+
+    def add(self, result) -> None:
+        from .core.dicom_export import export_scan_result
+        from .core.dicom_results import DicomResultError
+        from .core.dicom_send import DicomSendError, send_to_pacs
+        from .core.imaging import ImageLoadError
+
+        try:
+            files = export_scan_result(result, self.classifier, self.out,
+                                       scanned_folder=self.folder)
+            if files is None:
+                return
+            self.written += 1
+            if self.node is not None:
+                send_to_pacs([files.secondary_capture, files.structured_report], self.node)
+                self.sent += 1
+        except (DicomResultError, DicomSendError, ImageLoadError, OSError) as error:
+            self.failed += 1
+            log.warning("DICOM results of %s: %s", result.path, error,
+                        extra=runtime.ALREADY_SHOWN)
+            _say(f"\npneumo-scan: DICOM results of {result.path}: {error}")
+
+    def summary(self) -> str:
+        sent = f", {self.sent} sent to {self.node}" if self.node is not None else ""
+        failed = f", {self.failed} failed" if self.failed else ""
+        return (f"pneumo-scan: DICOM results (SC + SR) of {self.written} film(s) in "
+                f"{self.out}{sent}{failed}")
 
 
 def _report(path: Path, info, results, classifier) -> int:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from pathlib import Path
 
+from . import runtime
 from .core.receiver import (
     DEFAULT_AE_TITLE,
     DEFAULT_BIND,
@@ -57,17 +56,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def _show_activity() -> None:
+    """The console shows each association and film as it happens (a console command's
+    stderr otherwise gets only warnings and errors from runtime's handler; the log file gets
+    everything)."""
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    console.addFilter(lambda record: record.levelno < logging.WARNING)
+    logging.getLogger("pneumo_desktop.core.receiver").addHandler(console)
     logging.getLogger("pynetdicom").setLevel(logging.WARNING)  # per-PDU chatter otherwise
 
 
 def receive_main(argv: list[str] | None = None) -> int:
+    runtime.configure("pneumo-receive", gui=False)
     args = _parser().parse_args(argv)
-    _configure_logging()
+    _show_activity()
     if not 0 <= args.port <= 65535:
         log.error("port %d is not a TCP port (0 to 65535)", args.port)
         return EXIT_USAGE
@@ -78,10 +81,7 @@ def receive_main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     config = ReceiverConfig(args.into, args.ae_title, args.port, args.bind, tuple(args.allow))
     receiver = StorageReceiver(config)
-    stop = threading.Event()
-    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):  # SIGBREAK: Ctrl+Break on Windows
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), lambda signum, frame: stop.set())
+    stop = runtime.stop_on_signals()
     try:
         receiver.start()
     except OSError as error:

@@ -23,6 +23,7 @@ import logging
 import logging.handlers
 import os
 import platform
+import signal
 import sys
 import threading
 from dataclasses import dataclass
@@ -147,6 +148,19 @@ def reset() -> None:
     sys.excepthook = _installed.excepthook
     threading.excepthook = _installed.threading_excepthook
     _installed = None
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by Ctrl+C, SIGTERM (and Ctrl+Break on Windows) instead of their default
+    (an exception or death), for a long-running command that then ends cleanly: it finishes
+    what it holds, writes its output and exits 0 (``pneumo-receive``, ``pneumo-scan
+    --watch``). Call from the main thread. Wait on it with a timeout: Windows delivers
+    Ctrl+C only between the main thread's waits."""
+    stop = threading.Event()
+    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), lambda signum, frame: stop.set())
+    return stop
 
 
 def current_log_file() -> Path | None:

@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from pathlib import Path
 
+from .csv_export import AtomicCsvWriter
 from .identity import ModelIdentity, file_sha256, sop_instance_uid
-from .report import AtomicCsvWriter
 from .results import ThresholdSource
 
 SCHEMA = """

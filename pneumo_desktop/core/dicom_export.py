@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .dicom_results import DicomResultFiles, Review, write_dicom_results
-from .identity import ModelIdentity
+from .dicom_results import DicomResultError, DicomResultFiles, Review, write_dicom_results
+from .identity import ModelIdentity, sop_instance_uid
 from .imaging import load_image
-from .results import Prediction
+from .results import Prediction, ScanResult, Status
 
 MAX_SIDE = 2048  # pixels: a result image needs no more, and a 3000 px RGB film is 27 MB
 OVERLAY_OPACITY = 0.5
@@ -58,3 +58,33 @@ def export_film_results(
         path, prediction, ModelIdentity.from_card(classifier.card), overlay_picture(film, cam),
         out_dir, review=review, scanned_folder=scanned_folder,
     )
+
+
+def prediction_of(result: ScanResult) -> Prediction:
+    """The prediction behind a classified scan result (the store keeps all of its fields)."""
+    if result.status is not Status.OK or result.verdict is None:
+        raise DicomResultError("the film has no verdict, so there is no result to write")
+    if result.threshold is None or result.threshold_source is None or result.band is None:
+        raise DicomResultError("the result does not say which threshold made it (an older "
+                               "version scanned it): scan the film again")
+    return Prediction(
+        Status.OK, result.probability, result.threshold, result.threshold_source,
+        result.verdict, result.band, subtype=result.subtype,
+        subtype_probability=result.subtype_probability,
+    )
+
+
+def export_scan_result(
+    result: ScanResult,
+    classifier,
+    out_dir: Path,
+    *,
+    scanned_folder: Path | None = None,
+    review: Review | None = None,
+) -> DicomResultFiles | None:
+    """:func:`export_film_results` for one result of a scan; None when the film is not DICOM
+    or has no verdict (nothing to write: results go beside DICOM films only)."""
+    if result.status is not Status.OK or sop_instance_uid(result.path) is None:
+        return None
+    return export_film_results(Path(result.path), prediction_of(result), classifier, out_dir,
+                               scanned_folder=scanned_folder, review=review)

@@ -28,8 +28,9 @@ class ModelIdentity:
     @classmethod
     def from_card(cls, card) -> "ModelIdentity":
         """From a model card (``name``, ``version``, and the model file's ``sha256``)."""
-        sha256 = getattr(card, "sha256", None) or card.data["sha256"]
-        return cls(str(card.name), str(card.version), str(sha256))
+        from .store import model_sha256  # the one place the app reads the sha256 of a card
+
+        return cls(str(card.name), str(card.version), str(model_sha256(card)))
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:

@@ -4,9 +4,6 @@ run as its own process, as a clinic runs it."""
 from __future__ import annotations
 
 import os
-import re
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -26,8 +23,8 @@ from pneumo_desktop.core.receiver import (
     remove_stale_partials,
 )
 from tests.dicom_films import compress_dicom, make_dicom
+from tests.dicom_net import scu_app
 
-REPO = Path(__file__).resolve().parents[2]
 CALLED = "PNEUMO"
 
 
@@ -63,69 +60,6 @@ def three_films(tmp_path) -> Path:
 
 
 # --------------------------------------------------------------------------- processes
-
-
-class ReceiverProcess:
-    """``pneumo-receive`` in a subprocess on a free loopback port; stderr goes to a file."""
-
-    def __init__(self, into: Path, log: Path, *extra: str, launcher: str | None = None):
-        self.into, self.log_path = into, log
-        args = ["--into", str(into), "--port", "0", "--bind", "127.0.0.1", *extra]
-        command = [sys.executable, "-c", launcher, *args] if launcher else [
-            sys.executable, "-m", "pneumo_desktop.receive_cli", *args]
-        self._log = log.open("w")
-        self.process = subprocess.Popen(command, cwd=REPO, stderr=self._log,
-                                        stdout=subprocess.DEVNULL)
-        self.port = int(self.wait_for(r"listening on 127\.0\.0\.1:(\d+)").group(1))
-
-    def text(self) -> str:
-        return self.log_path.read_text()
-
-    def wait_for(self, pattern: str, timeout: float = 30.0) -> re.Match:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            match = re.search(pattern, self.text())
-            if match:
-                return match
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise AssertionError(f"no {pattern!r} in the receiver's log:\n{self.text()}")
-
-    def terminate(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=20)
-        self._log.close()
-        return code
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(timeout=20)
-        self._log.close()
-
-
-@pytest.fixture()
-def start_receiver(tmp_path):
-    started: list[ReceiverProcess] = []
-
-    def start(*extra: str, launcher: str | None = None) -> ReceiverProcess:
-        into = tmp_path / f"received{len(started)}"
-        receiver = ReceiverProcess(into, tmp_path / f"receiver{len(started)}.log", *extra,
-                                   launcher=launcher)
-        started.append(receiver)
-        return receiver
-
-    yield start
-    for receiver in started:
-        if receiver.process.poll() is None:
-            receiver.kill()
-
-
-def scu_app(app: str, *args: str) -> subprocess.CompletedProcess:
-    """pynetdicom's own command-line SCU (``storescu``, ``echoscu``)."""
-    return subprocess.run([sys.executable, "-m", "pynetdicom", app, *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
 
 
 def received_files(folder: Path) -> dict[str, Path]:

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -14,6 +18,7 @@ import pytest
 
 from pneumo_desktop.core import watch
 from pneumo_desktop.core.watch import FilmWatcher, is_film_candidate, is_network_folder
+from tests.dicom_net import REPO, scu_app
 
 SETTLE = 0.6
 
@@ -202,3 +207,119 @@ def test_the_overnight_listing_and_the_watcher_agree_on_partial_and_extensionles
     assert list_images(tmp_path) == [tmp_path / "study" / "1.2.4"]
     assert [p.name for p in (tmp_path / "study").iterdir() if is_film_candidate(p, tmp_path)] \
         == ["1.2.4"]
+
+
+# --------------------------------------------------------------------------- pneumo-scan --watch
+
+
+def _synthetic_dicom_films(folder: Path, count: int, *, jpeg_index: int | None = None) -> None:
+    from pydicom.uid import JPEGLosslessSV1
+
+    from tests.conftest import synthetic_xray
+    from tests.dicom_films import compress_dicom, make_dicom
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    for index in range(count):
+        data = make_dicom(None, synthetic_xray(rng, index % 2 == 0, size=128))
+        if index == jpeg_index:
+            data = compress_dicom(data, JPEGLosslessSV1)
+        (folder / f"film{index}.dcm").write_bytes(data)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="stops the scan with SIGTERM")
+def test_pneumo_scan_watch_records_each_film_sent_to_the_receiver(tmp_path, tiny_models_dir,
+                                                                  start_receiver):
+    to_send = tmp_path / "to_send"
+    _synthetic_dicom_films(to_send, 3, jpeg_index=2)
+    receiver = start_receiver("--allow", "XRAY1")
+    db, out, scan_log = tmp_path / "r.sqlite3", tmp_path / "out.csv", tmp_path / "scan.log"
+    with scan_log.open("w") as log_file:
+        scan = subprocess.Popen(
+            [sys.executable, "-m", "pneumo_desktop.cli", str(receiver.into), "--watch",
+             "--settle", "0.5", "--db", str(db), "--out", str(out),
+             "--models-dir", str(tiny_models_dir)],
+            cwd=REPO, stderr=log_file, stdout=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 300  # loading TensorFlow on a busy machine
+            while "watching" not in scan_log.read_text():
+                assert scan.poll() is None and time.monotonic() < deadline, scan_log.read_text()
+                time.sleep(0.2)
+            sent = scu_app("storescu", "127.0.0.1", str(receiver.port), str(to_send), "-r",
+                           "-cx", "-aet", "XRAY1", "-aec", "PNEUMO")
+            assert sent.returncode == 0, sent.stderr
+            arrived: dict[str, float] = {}  # path -> when the .dcm was first seen
+            recorded: dict[str, float] = {}
+            deadline = time.monotonic() + 60
+            while len(recorded) < 3 and time.monotonic() < deadline:
+                now = time.monotonic()
+                for path in receiver.into.rglob("*.dcm"):
+                    arrived.setdefault(str(path), now)
+                if db.exists():
+                    with sqlite3.connect(db) as connection:
+                        for (path,) in connection.execute("SELECT path FROM results"):
+                            recorded.setdefault(path, now)
+                time.sleep(0.1)
+            assert len(recorded) == 3, scan_log.read_text()
+            delays = {path: recorded[path] - arrived[path] for path in recorded}
+            print("seconds from arrival to a recorded result:", sorted(delays.values()))
+            assert max(delays.values()) < 15, delays  # each recorded within 15 s of arriving
+            scan.send_signal(signal.SIGTERM)
+            assert scan.wait(timeout=60) == 0, scan_log.read_text()
+        finally:
+            if scan.poll() is None:
+                scan.kill()
+    text = scan_log.read_text()
+    assert "stopped watching after 3 new film(s)" in text
+    rows = out.read_text().splitlines()
+    assert len(rows) == 4 and all(",ok," in row for row in rows[1:]), rows
+
+
+def test_pneumo_scan_dicom_out_writes_results_of_dicom_films_and_sends_them(
+    tmp_path, tiny_models_dir
+):
+    from pneumo_desktop.core.receiver import ReceiverConfig, StorageReceiver
+
+    folder = tmp_path / "films"
+    _synthetic_dicom_films(folder, 2)
+    (folder / "photo.png").write_bytes((tmp_path / "films" / "film0.dcm").read_bytes()[:10])
+    results = tmp_path / "results"
+    pacs = ReceiverConfig(tmp_path / "pacs", ae_title="PACS", port=0, bind="127.0.0.1")
+    with StorageReceiver(pacs) as receiver:
+        run = subprocess.run(
+            [sys.executable, "-m", "pneumo_desktop.cli", str(folder), "--out",
+             str(tmp_path / "out.csv"), "--models-dir", str(tiny_models_dir),
+             "--dicom-out", str(results), "--pacs", f"PACS@127.0.0.1:{receiver.address[1]}"],
+            cwd=REPO, capture_output=True, text=True, timeout=600,
+        )
+    assert run.returncode == 0, run.stderr
+    assert "DICOM results (SC + SR) of 2 film(s)" in run.stderr
+    assert "2 sent to PACS@127.0.0.1" in run.stderr
+    assert len(list(results.rglob("*.sc.dcm"))) == len(list(results.rglob("*.sr.dcm"))) == 2
+    assert len(list((tmp_path / "pacs").rglob("*.dcm"))) == 4
+    assert sorted(p.name for p in folder.iterdir()) == ["film0.dcm", "film1.dcm", "photo.png"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--pacs", "PACS@host:104"], "--pacs needs --dicom-out"),
+        (["--dicom-out", "{folder}/results"], "--dicom-out must be outside FOLDER"),
+        (["--dicom-out", "{tmp}/r", "--pacs", "PACS:104"], "--pacs must look like"),
+        (["--watch", "--settle", "-1"], "--settle must be"),
+    ],
+)
+def test_pneumo_scan_refuses_bad_dicom_and_watch_options(tmp_path, capsys, options, message):
+    from pneumo_desktop import runtime
+    from pneumo_desktop.cli import EXIT_USAGE, scan_main
+
+    folder = tmp_path / "films"
+    folder.mkdir()
+    options = [o.format(folder=folder, tmp=tmp_path) for o in options]
+    try:
+        status = scan_main([str(folder), "--out", str(tmp_path / "o.csv"), *options])
+    finally:
+        runtime.reset()
+    assert status == EXIT_USAGE
+    assert message in capsys.readouterr().err
