@@ -31,6 +31,8 @@ from watchdog.observers.polling import PollingObserver
 
 from .files import PARTIAL_SUFFIX
 from .imaging import is_image_file
+from .results import ScanResult
+from .scan import DEFAULT_BATCH_SIZE, scan_files
 
 log = logging.getLogger(__name__)
 
@@ -257,8 +259,8 @@ def scan_arrivals(
     watcher: FilmWatcher,
     *,
     stop: threading.Event,
-    batch_size: int = 32,
-) -> Iterator:
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> Iterator[ScanResult]:
     """Scan each film ``watcher`` hands over into the open scan ``scan_id`` of ``store``,
     committing every result before it is yielded, until ``stop`` is set.
 
@@ -266,8 +268,6 @@ def scan_arrivals(
     folder was being listed, say) is not scanned twice. Start the watcher *before* listing
     the folder, so that nothing arriving in between is missed.
     """
-    from .scan import scan_files  # the scanner needs numpy and the model; the watcher does not
-
     while not stop.is_set():
         films = watcher.ready(timeout=0.5)
         pending = store.pending_files(scan_id, films) if films else []
