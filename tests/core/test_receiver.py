@@ -147,12 +147,13 @@ sys.exit(receive_main(sys.argv[1:]))
 def test_killed_while_writing_leaves_only_a_partial(start_receiver, tmp_path):
     film = write_film(tmp_path / "big.dcm", rows=1024, cols=1024)
     receiver = start_receiver(launcher=SLOW_FSYNC_LAUNCHER)
-    _send_in_background(receiver.port, film)
+    sender = _send_in_background(receiver.port, film)
     deadline = time.monotonic() + 30
     while not list(receiver.into.rglob("*.dcm.partial")):
         assert time.monotonic() < deadline, receiver.text()
         time.sleep(0.02)
     receiver.kill()
+    sender.join(timeout=60)  # its "connection closed" is logged while this test still runs
     assert [p.name.endswith(".dcm.partial") for p in receiver.into.rglob("*") if p.is_file()] \
         == [True]
     assert received_files(receiver.into) == {}
@@ -164,10 +165,11 @@ def test_killed_at_any_moment_leaves_no_incomplete_dcm(start_receiver, tmp_path,
     film = write_film(tmp_path / "big.dcm", rows=2048, cols=2048)  # 8 MB of pixels
     expected = pydicom.dcmread(film)
     receiver = start_receiver()
-    _send_in_background(receiver.port, film)
+    sender = _send_in_background(receiver.port, film)
     receiver.wait_for("association from 'XRAY1'")
     time.sleep(delay)
     receiver.kill()
+    sender.join(timeout=60)
     for path in received_files(receiver.into).values():  # whatever landed is the whole film
         assert pydicom.dcmread(path).PixelData == expected.PixelData
 
