@@ -25,6 +25,7 @@ from PIL import Image
 
 from .explain import gradcam
 from .imaging import ImageLoadError, LoadedImage, load_image
+from .inference import call_model
 from .results import Reason, ReviewMark, Status, StoredResult, Verdict
 
 INTENDED_USE_LINE = (
@@ -223,7 +224,7 @@ def _thumbnail(ax, result, classifier) -> None:
     cam = None
     if classifier is not None:
         model_input = classifier.prepare(loaded)
-        cam = gradcam(classifier, model_input)
+        cam = call_model(classifier, gradcam, model_input)  # on the model's thread, if it has one
     _show_film(ax, _shrink(loaded.pixels, _THUMB_PIXELS), cam)
     ax.set_title(f"{name}\nP(pneumonia) = {result.probability:.3f}", fontsize=7)
 
@@ -313,7 +314,7 @@ def write_case_report(path: Path | str, image_path: Path | str, classifier, *,
     if model_input is None:
         model_input = classifier.prepare(loaded)
     prediction = classifier.classify(model_input)
-    cam = gradcam(classifier, model_input)
+    cam = call_model(classifier, gradcam, model_input)  # on the model's thread, if it has one
     figure = _page(1, 1)
     figure.text(0.06, 0.95, "Pneumonia screening — case report", fontsize=18, weight="bold")
     film = _shrink(loaded.pixels, _FILM_PIXELS)

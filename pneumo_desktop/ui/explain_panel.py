@@ -8,7 +8,6 @@ image it was computed for, so a late result for a previous image is dropped.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Callable
 
@@ -32,6 +31,13 @@ from PySide6.QtWidgets import (
 
 from pneumo_desktop.core import explain
 from pneumo_desktop.core.explain import ExplanationCancelled
+from pneumo_desktop.core.overlays import (
+    MAX_TILES,
+    feature_grid,
+    gradcam_rgba,
+    lime_boundaries_rgba,
+    lime_heatmap_rgba,
+)
 from pneumo_desktop.ui.image_view import ImageView
 from pneumo_desktop.ui.workers import FunctionWorker
 
@@ -44,8 +50,6 @@ _LEGENDS = {
     "red outline = regions pushing towards NORMAL.",
     "LIME heatmap": "LIME: red = for pneumonia, blue = against; transparent = neutral.",
 }
-_FOR_PNEUMONIA, _AGAINST = (0, 220, 0), (230, 30, 30)
-_MAX_TILES = 64  # 8x8 feature-map tiles at most: more would be too small to read
 
 # Finished workers are kept referenced a while: a worker's thread still emits ``finished`` just
 # after ``wait()`` returns, and freeing the QRunnable under it would crash.
@@ -97,62 +101,6 @@ def _tagged(token: object, fn: Callable, *args, **kwargs) -> tuple[object, objec
         return token, fn(*args, **kwargs), None
     except Exception as error:  # shown to the user as one line, never as a traceback
         return token, None, str(error) or type(error).__name__
-
-
-def gradcam_rgba(cam: np.ndarray) -> np.ndarray:
-    """0..1 map -> jet RGBA with alpha = value, so cold areas let the film show through."""
-    from matplotlib import colormaps
-
-    cam = np.clip(np.nan_to_num(cam), 0.0, 1.0)
-    rgba = colormaps["jet"](cam, bytes=True)
-    rgba[..., 3] = np.rint(cam * 255).astype(np.uint8)
-    return np.ascontiguousarray(rgba)
-
-
-def lime_boundaries_rgba(result: explain.LimeResult) -> np.ndarray:
-    """Outlines (plus a faint fill) of the top superpixels: green for, red against pneumonia."""
-    from skimage.segmentation import find_boundaries
-
-    pneumonia, normal = result.masks()
-    rgba = np.zeros((*result.segments.shape, 4), dtype=np.uint8)
-    for mask, colour in ((pneumonia, _FOR_PNEUMONIA), (normal, _AGAINST)):
-        labels = np.where(mask, result.segments + 1, 0)  # +1: segment 0 is not background
-        rgba[mask] = (*colour, 50)
-        rgba[find_boundaries(labels, mode="inner")] = (*colour, 255)
-    return rgba
-
-
-def lime_heatmap_rgba(result: explain.LimeResult) -> np.ndarray:
-    """Diverging map of superpixel weights: red for pneumonia, blue against, alpha = |weight|."""
-    from matplotlib import colormaps
-
-    heat = np.clip(result.heatmap(), -1.0, 1.0)
-    rgba = colormaps["RdBu_r"]((heat + 1.0) / 2.0, bytes=True)
-    rgba[..., 3] = np.rint(np.abs(heat) * 255).astype(np.uint8)
-    return np.ascontiguousarray(rgba)
-
-
-def _normalise(tile: np.ndarray) -> np.ndarray:
-    low, high = float(tile.min()), float(tile.max())
-    if high <= low:  # a dead channel: show it black rather than divide by zero
-        return np.zeros(tile.shape, dtype=np.uint8)
-    return np.rint((tile - low) * (255.0 / (high - low))).astype(np.uint8)
-
-
-def feature_grid(maps: np.ndarray, channel: int = -1, gap: int = 2) -> np.ndarray:
-    """``(h, w, c)`` activations -> one uint8 image: channel ``channel``, or (``-1``) a grid of
-    the first 64 channels, each min-max normalised, separated by ``gap`` grey pixels."""
-    if channel >= 0:
-        return _normalise(maps[..., channel])
-    height, width, count = maps.shape
-    count = min(count, _MAX_TILES)
-    cols = math.ceil(math.sqrt(count))
-    rows = math.ceil(count / cols)
-    grid = np.full((rows * (height + gap) - gap, cols * (width + gap) - gap), 64, np.uint8)
-    for index in range(count):
-        top, left = (index // cols) * (height + gap), (index % cols) * (width + gap)
-        grid[top : top + height, left : left + width] = _normalise(maps[..., index])
-    return grid
 
 
 def _lime_job(classifier, model_input: np.ndarray, **kwargs) -> tuple:
@@ -526,7 +474,7 @@ class ExplainPanel(QWidget):
         height, width, count = self._maps.shape
         channel = self.channel_spin.value()
         self.feature_view.set_image(feature_grid(self._maps, channel))
-        shown = f"channel {channel}" if channel >= 0 else f"{min(count, _MAX_TILES)} channels"
+        shown = f"channel {channel}" if channel >= 0 else f"{min(count, MAX_TILES)} channels"
         self.feature_status.setText(
             f"{self.layer_combo.currentText()}: {width}×{height}×{count}, showing {shown}"
         )

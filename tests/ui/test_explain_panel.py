@@ -9,7 +9,7 @@ from PIL import Image
 
 from pneumo_desktop.core import explain
 from pneumo_desktop.core.imaging import load_image
-from pneumo_desktop.ui.explain_panel import ExplainPanel, feature_grid, gradcam_rgba
+from pneumo_desktop.ui.explain_panel import ExplainPanel
 from pneumo_desktop.ui.image_view import ImageView
 from tests.conftest import synthetic_xray
 
@@ -66,14 +66,6 @@ def test_gradcam_overlay_appears_aligned_with_the_film(panel, view, qtbot) -> No
     assert view.overlay_opacity() == pytest.approx(0.8)
     panel.overlay_combo.setCurrentText("None")
     assert view.overlay() is None
-
-
-def test_gradcam_colouring_is_transparent_where_cold() -> None:
-    cam = np.linspace(0, 1, 224 * 224).reshape(224, 224)
-    rgba = gradcam_rgba(cam)
-    assert rgba.dtype == np.uint8 and rgba.shape == (224, 224, 4)
-    assert rgba[0, 0, 3] == 0 and rgba[-1, -1, 3] == 255
-    assert rgba[-1, -1, 0] > rgba[-1, -1, 2]  # hot end of jet is red
 
 
 def test_lime_completes_and_sets_an_overlay(panel, view, qtbot) -> None:
@@ -141,16 +133,6 @@ def test_feature_maps_grid(panel, qtbot, tiny_classifier) -> None:
     assert panel.channel_spin.maximum() == count - 1
     panel.channel_spin.setValue(3)
     assert panel.feature_view.pixels.shape == (height, width)
-
-
-def test_feature_grid_layout_and_normalisation() -> None:
-    maps = np.random.default_rng(0).normal(size=(5, 4, 10)).astype(np.float32)
-    maps[..., 9] = 7.0  # a dead channel must not divide by zero
-    grid = feature_grid(maps)
-    assert grid.shape == (3 * 5 + 2 * 2, 4 * 4 + 3 * 2)  # 10 tiles -> 4 columns, 3 rows
-    assert grid[:5, :4].min() == 0 and grid[:5, :4].max() == 255
-    assert feature_grid(maps, 2).shape == (5, 4)
-    assert feature_grid(np.ones((3, 3, 100)), -1).shape == (8 * 5 - 2, 8 * 5 - 2)  # 64 tiles max
 
 
 def test_what_the_model_sees(panel) -> None:
