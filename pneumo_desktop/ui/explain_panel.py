@@ -8,7 +8,6 @@ image it was computed for, so a late result for a previous image is dropped.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -39,7 +38,7 @@ from pneumo_desktop.core.overlays import (
     lime_heatmap_rgba,
 )
 from pneumo_desktop.ui.image_view import ImageView
-from pneumo_desktop.ui.workers import FunctionWorker
+from pneumo_desktop.ui.workers import FunctionWorker, JobTracker
 
 OVERLAYS = ("None", "Grad-CAM", "LIME boundaries", "LIME heatmap")
 _LEGENDS = {
@@ -50,46 +49,6 @@ _LEGENDS = {
     "red outline = regions pushing towards NORMAL.",
     "LIME heatmap": "LIME: red = for pneumonia, blue = against; transparent = neutral.",
 }
-
-# Finished workers are kept referenced a while: a worker's thread still emits ``finished`` just
-# after ``wait()`` returns, and freeing the QRunnable under it would crash.
-_RETIRED: deque = deque(maxlen=8)  # small: a worker holds its arguments (a film)
-
-
-class JobTracker:
-    """The workers a widget started: kept alive until done, aborted and awaited on close.
-    (Generic; would sit well in workers.py.)"""
-
-    def __init__(self, pool: QThreadPool | None = None) -> None:
-        self.pool = pool or QThreadPool.globalInstance()
-        self._running: list[FunctionWorker] = []
-
-    def start(self, worker: FunctionWorker) -> FunctionWorker:
-        self._prune()
-        self._running.append(worker)
-        worker.start(self.pool)
-        return worker
-
-    def _prune(self) -> None:
-        _RETIRED.extend(w for w in self._running if not w.is_running())
-        self._running = [w for w in self._running if w.is_running()]
-
-    def drop_queued(self) -> None:
-        """Forget workers that have not started yet (e.g. loads of images already skipped)."""
-        for worker in list(self._running):
-            if self.pool.tryTake(worker):
-                self._running.remove(worker)
-
-    def shutdown(self, timeout: float = 30.0) -> bool:
-        """Abort everything and wait; True when all finished in time."""
-        self.drop_queued()
-        for worker in self._running:
-            worker.abort()
-        done = all([worker.wait(timeout) for worker in self._running])  # wait for each
-        _RETIRED.extend(self._running)
-        self._running = []
-        return done
-
 
 # ---------------------------------------------------------------- pure helpers (worker side)
 

@@ -6,9 +6,10 @@ handed to the tabs (and its verified card to the About tab) when it arrives.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QThreadPool, QUrl, Signal
+from PySide6.QtCore import QSettings, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -25,7 +26,9 @@ from ..core.model import ModelError
 from .about_tab import AboutTab
 from .batch_tab import BatchTab
 from .viewer_tab import ViewerTab
-from .workers import FunctionWorker
+from .workers import FunctionWorker, await_workers
+
+log = logging.getLogger(__name__)
 
 
 def load_classifier(models_dir: Path):
@@ -210,11 +213,11 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        """Save the preferences, stop the scan (it stays resumable), then abort every worker
+        and wait for them all (the model loader cannot be interrupted: it is waited for)."""
         self._save_settings()
         self.batch_tab.shutdown()
         self.viewer_tab.shutdown()
-        # The model loader cannot be interrupted; it takes well under a second.
-        if self._loader.is_running():
-            self._loader.wait(timeout=60)
-        QThreadPool.globalInstance().waitForDone(10_000)
+        if not await_workers(timeout=60):
+            log.warning("closing with workers still running")
         super().closeEvent(event)

@@ -37,9 +37,9 @@ from pneumo_desktop.core.imaging import (
     to_model_input,
 )
 from pneumo_desktop.core.results import Prediction, Status, Verdict
-from pneumo_desktop.ui.explain_panel import ExplainPanel, JobTracker
+from pneumo_desktop.ui.explain_panel import ExplainPanel
 from pneumo_desktop.ui.image_view import DEFAULT_LEVEL, DEFAULT_WIDTH, ImageView
-from pneumo_desktop.ui.workers import FunctionWorker
+from pneumo_desktop.ui.workers import FunctionWorker, JobTracker
 
 # Readable on both light and dark themes: white bold text on saturated backgrounds.
 _PENDING = "pending"  # the verdict area's look while there is no verdict yet

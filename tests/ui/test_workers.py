@@ -1,14 +1,22 @@
-"""The workers: signals in order, errors reported, and TensorFlow safe on pool threads."""
+"""The workers: signals in order, errors reported, the registry of running workers, and the
+model safe on pool threads."""
 
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
-from PySide6.QtCore import Qt
+import pytest
+from PySide6.QtCore import Qt, QThreadPool
 
 from pneumo_desktop import runtime
-from pneumo_desktop.ui.workers import FunctionWorker, GeneratorWorker
+from pneumo_desktop.ui.workers import (
+    FunctionWorker,
+    GeneratorWorker,
+    await_workers,
+    running_workers,
+)
 from tests.conftest import REPO_ROOT
 
 
@@ -77,6 +85,46 @@ def test_generator_worker_stops_when_aborted(qtbot):
         worker.start()
     assert worker.wait(5)
     assert seen[:4] == [0, 1, 2, 3] and len(seen) < 1000
+
+
+def test_a_worker_is_registered_until_its_run_ends(qtbot):
+    release = threading.Event()
+    worker = FunctionWorker(release.wait, 10)
+    with qtbot.waitSignal(worker.signals.started):
+        worker.start()
+    assert worker in running_workers() and worker.is_running()
+    with qtbot.waitSignal(worker.signals.finished):
+        release.set()
+    qtbot.waitUntil(lambda: worker not in running_workers())
+    with pytest.raises(RuntimeError, match="started already"):
+        worker.start()
+
+
+def test_await_workers_aborts_and_waits_for_every_running_worker(qtbot):
+    def forever(cancel):
+        while not cancel.wait(0.01):
+            yield None
+
+    # More workers than the pool has threads: the last waits in its queue, and counts too.
+    workers = [GeneratorWorker(forever).start() for _ in range(QThreadPool.globalInstance()
+                                                                 .maxThreadCount() + 1)]
+    qtbot.waitUntil(lambda: workers[0].is_running())
+    assert set(workers) <= set(running_workers())
+    assert await_workers(timeout=10)
+    assert all(w.abort_requested and w.wait(0) for w in workers)
+    assert not set(workers) & set(running_workers())
+
+
+def test_a_queued_worker_taken_back_never_runs(qtbot):
+    pool = QThreadPool()
+    pool.setMaxThreadCount(1)
+    release = threading.Event()
+    busy = FunctionWorker(release.wait, 10).start(pool)
+    ran = []
+    queued = FunctionWorker(ran.append, "ran").start(pool)
+    assert queued.take_back(pool) and queued.wait(0) and queued not in running_workers()
+    release.set()
+    assert busy.wait(10) and pool.waitForDone(10_000) and ran == []
 
 
 def test_model_loaded_and_first_called_on_pool_threads_does_not_crash(tiny_models_dir):
