@@ -86,12 +86,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.self_test:
         return self_test(args.models_dir)
 
-    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from .core.model import default_models_dir
     from .core.store import default_db_path
     from .ui.main_window import MainWindow
+    from .ui.preferences import Preferences
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("pneumo_desktop")
@@ -101,9 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         from PySide6.QtGui import QIcon
 
         app.setWindowIcon(QIcon(str(icon)))
-    settings = QSettings()
     window = MainWindow(
-        args.models_dir or default_models_dir(), args.db or default_db_path(), settings
+        args.models_dir or default_models_dir(), args.db or default_db_path(), Preferences()
     )
     window.show()
     visible = time.perf_counter() - _LAUNCHED
@@ -114,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"model loaded after {time.perf_counter() - _LAUNCHED:.2f} s", flush=True)
             window.close()
 
-        window._loader.signals.returned.connect(report_loaded)
-        window._loader.signals.errored.connect(lambda _error: window.close())
+        window.modelReady.connect(report_loaded)
+        window.modelFailed.connect(lambda _reason: window.close())
     # Load the model once the event loop has painted the window.
     QTimer.singleShot(0, window.start_loading_model)
     if args.path:

@@ -32,11 +32,12 @@ def main() -> int:
 
     from pneumo_desktop.core.model import default_models_dir
     from pneumo_desktop.ui.main_window import MainWindow
+    from pneumo_desktop.ui.preferences import Preferences
 
     app = QApplication(sys.argv[:1])
     scratch = Path(tempfile.mkdtemp(prefix="pneumo-shots-"))
     settings = QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(default_models_dir(), scratch / "results.sqlite3", settings)
+    window = MainWindow(default_models_dir(), scratch / "results.sqlite3", Preferences(settings))
     window.batch_tab.confirm = lambda question: False
     window.setGeometry(0, 0, 1440, 900)
     window.show()
@@ -59,7 +60,7 @@ def main() -> int:
         print(f"wrote {args.out / name}.png", flush=True)
 
     window.start_loading_model()
-    wait_for(window._loader.signals.returned)
+    wait_for(window.modelReady)
 
     viewer = window.viewer_tab
     panel = viewer.explain_panel

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QUrl, Signal
+from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -25,6 +25,7 @@ from ..core.imaging import SUPPORTED_SUFFIXES
 from ..core.model import ModelError
 from .about_tab import AboutTab
 from .batch_tab import BatchTab
+from .preferences import LimeSettings, Preferences
 from .viewer_tab import ViewerTab
 from .workers import FunctionWorker, await_workers
 
@@ -49,10 +50,10 @@ class MainWindow(QMainWindow):
     modelReady = Signal(object)  # noqa: N815 - Qt naming
     modelFailed = Signal(str)  # noqa: N815 - Qt naming
 
-    def __init__(self, models_dir: Path, db_path: Path, settings: QSettings, parent=None):
+    def __init__(self, models_dir: Path, db_path: Path, preferences: Preferences, parent=None):
         super().__init__(parent)
         self.models_dir = Path(models_dir)
-        self.settings = settings
+        self.preferences = preferences
         self.classifier = None
         self._pending_scan: Path | None = None
         self.setWindowTitle("pneumo_desktop — chest X-ray pneumonia screening")
@@ -73,7 +74,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.device_label)
         self._build_menus()
-        self._restore_settings()
+        self._restore_preferences()
 
         self._loader = FunctionWorker(load_classifier, self.models_dir)
         self._loader.signals.returned.connect(self._classifier_ready)
@@ -146,7 +147,7 @@ class MainWindow(QMainWindow):
         return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def choose_image(self) -> None:
-        start = self.settings.value("last_image_folder", str(Path.home()))
+        start = str(self.preferences.last_image_folder or Path.home())
         patterns = " ".join(f"*{suffix}" for suffix in sorted(SUPPORTED_SUFFIXES))
         path, _ = QFileDialog.getOpenFileName(  # all files first: DICOM often has no suffix
             self, "Open X-ray", start, f"All files (*);;X-ray images ({patterns})"
@@ -155,19 +156,19 @@ class MainWindow(QMainWindow):
             self.open_in_viewer(path)
 
     def choose_scan_folder(self) -> None:
-        start = self.settings.value("last_scan_folder", str(Path.home()))
+        start = str(self.preferences.last_scan_folder or Path.home())
         folder = QFileDialog.getExistingDirectory(self, "Folder to scan", start)
         if folder:
             self.scan_folder(Path(folder))
 
     def open_in_viewer(self, path) -> None:
         path = Path(path)
-        self.settings.setValue("last_image_folder", str(path.parent))
+        self.preferences.last_image_folder = path.parent
         self.tabs.setCurrentWidget(self.viewer_tab)
         self.viewer_tab.open_path(path)
 
     def scan_folder(self, folder: Path) -> None:
-        self.settings.setValue("last_scan_folder", str(folder))
+        self.preferences.last_scan_folder = Path(folder)
         self.tabs.setCurrentWidget(self.batch_tab)
         if self.classifier is None:
             self._pending_scan = folder  # starts as soon as the model is ready
@@ -195,27 +196,26 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     # Preferences and shutdown ------------------------------------------------------------
-    def _restore_settings(self) -> None:
-        geometry = self.settings.value("window/geometry")
+    def _restore_preferences(self) -> None:
+        geometry = self.preferences.window_geometry
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
             self.resize(1360, 860)
-        lime = self.settings.value("lime")
-        if isinstance(lime, dict):
-            self.viewer_tab.explain_panel.apply_lime_settings(lime)
+        self.viewer_tab.explain_panel.apply_lime_settings(self.preferences.lime.to_value())
 
-    def _save_settings(self) -> None:
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("lime", self.viewer_tab.explain_panel.lime_settings())
+    def _save_preferences(self) -> None:
+        self.preferences.window_geometry = self.saveGeometry()
+        lime = self.viewer_tab.explain_panel.lime_settings()
+        self.preferences.lime = LimeSettings.from_value(lime)
         if self.batch_tab.last_folder:
-            self.settings.setValue("last_scan_folder", str(self.batch_tab.last_folder))
-        self.settings.sync()
+            self.preferences.last_scan_folder = self.batch_tab.last_folder
+        self.preferences.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         """Save the preferences, stop the scan (it stays resumable), then abort every worker
         and wait for them all (the model loader cannot be interrupted: it is waited for)."""
-        self._save_settings()
+        self._save_preferences()
         self.batch_tab.shutdown()
         self.viewer_tab.shutdown()
         if not await_workers(timeout=60):

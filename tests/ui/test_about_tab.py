@@ -221,10 +221,11 @@ def test_the_window_shows_the_verified_card_or_the_field_that_refused_it(
     from PySide6.QtCore import QSettings
 
     from pneumo_desktop.ui.main_window import MainWindow
+    from pneumo_desktop.ui.preferences import Preferences
 
     monkeypatch.setattr("pneumo_desktop.ui.main_window.QMessageBox.critical",
                         lambda *args: None)
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    settings = Preferences(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     window = MainWindow(tiny_models_dir, tmp_path / "results.sqlite3", settings)
     qtbot.addWidget(window)
     assert window.about_tab.card is None  # nothing is shown before the model is verified

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -49,12 +50,8 @@ def test_open_dialog_shows_files_without_a_suffix_first(monkeypatch, tmp_path):
         asked.append(filters)
         return str(tmp_path / "IM000002"), ""
 
-    class Settings:
-        def value(self, key, default):
-            return str(tmp_path)
-
     class Window:  # only what choose_image uses; the whole window would load a model
-        settings = Settings()
+        preferences = SimpleNamespace(last_image_folder=tmp_path)
         open_in_viewer = staticmethod(opened.append)
 
     monkeypatch.setattr("pneumo_desktop.ui.main_window.QFileDialog.getOpenFileName", fake_dialog)

@@ -6,13 +6,15 @@ from PIL import Image
 from PySide6.QtCore import QSettings
 
 from pneumo_desktop.ui.main_window import MainWindow
+from pneumo_desktop.ui.preferences import LimeSettings, Preferences
+from pneumo_desktop.ui.workers import running_workers
 from tests.conftest import synthetic_xray
 
 
 @pytest.fixture
-def settings(tmp_path) -> QSettings:
+def preferences(tmp_path) -> Preferences:
     # Never the developer's real preferences.
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    return Preferences(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
 
 
 @pytest.fixture
@@ -25,20 +27,20 @@ def films(tmp_path) -> Path:
     return folder
 
 
-def _ready_window(qtbot, models_dir, tmp_path, settings) -> MainWindow:
-    window = MainWindow(models_dir, tmp_path / "results.sqlite3", settings)
+def _ready_window(qtbot, models_dir, tmp_path, preferences) -> MainWindow:
+    window = MainWindow(models_dir, tmp_path / "results.sqlite3", preferences)
     qtbot.addWidget(window)
     window.show()
     window.batch_tab.confirm = lambda question: False
-    with qtbot.waitSignal(window._loader.signals.returned, timeout=120_000):
+    with qtbot.waitSignal(window.modelReady, timeout=120_000):
         window.start_loading_model()
     return window
 
 
 def test_window_shows_before_the_model_and_then_reports_device(
-    qtbot, tiny_models_dir, tmp_path, settings
+    qtbot, tiny_models_dir, tmp_path, preferences
 ):
-    window = MainWindow(tiny_models_dir, tmp_path / "results.sqlite3", settings)
+    window = MainWindow(tiny_models_dir, tmp_path / "results.sqlite3", preferences)
     qtbot.addWidget(window)
     window.show()
     assert window.classifier is None and window.device_label.text() == "Loading model…"
@@ -46,17 +48,18 @@ def test_window_shows_before_the_model_and_then_reports_device(
         "Viewer", "Batch scan / worklist", "About / Validation",
     ]
     window.batch_tab.confirm = lambda question: False
-    with qtbot.waitSignal(window._loader.signals.returned, timeout=120_000):
+    with qtbot.waitSignal(window.modelReady, timeout=120_000) as ready:
         window.start_loading_model()
-    assert window.classifier is not None
-    assert window.device_label.text() in ("Device: CPU",) or "GPU" in window.device_label.text()
-    assert "cnn_deep_aug" in window.model_label.text()
+    [classifier] = ready.args
+    assert window.classifier is classifier
+    assert window.device_label.text() == f"Device: {classifier.device}"
+    assert window.model_label.text() == f"Model cnn_deep_aug {classifier.card.version}"
 
 
 def test_a_file_argument_opens_the_viewer_and_a_folder_starts_a_scan(
-    qtbot, tiny_models_dir, tmp_path, settings, films
+    qtbot, tiny_models_dir, tmp_path, preferences, films
 ):
-    window = _ready_window(qtbot, tiny_models_dir, tmp_path, settings)
+    window = _ready_window(qtbot, tiny_models_dir, tmp_path, preferences)
     with qtbot.waitSignal(window.viewer_tab.imageLoaded, timeout=30_000):
         window.open_argument(str(films / "0.png"))
     assert window.tabs.currentWidget() is window.viewer_tab
@@ -70,9 +73,9 @@ def test_a_file_argument_opens_the_viewer_and_a_folder_starts_a_scan(
 
 
 def test_a_folder_given_before_the_model_is_ready_is_scanned_once_it_is(
-    qtbot, tiny_models_dir, tmp_path, settings, films
+    qtbot, tiny_models_dir, tmp_path, preferences, films
 ):
-    window = MainWindow(tiny_models_dir, tmp_path / "results.sqlite3", settings)
+    window = MainWindow(tiny_models_dir, tmp_path / "results.sqlite3", preferences)
     qtbot.addWidget(window)
     window.show()
     window.open_argument(str(films))
@@ -83,42 +86,42 @@ def test_a_folder_given_before_the_model_is_ready_is_scanned_once_it_is(
 
 
 def test_closing_saves_preferences_and_stops_a_running_scan(
-    qtbot, tiny_models_dir, tmp_path, settings, films
+    qtbot, tiny_models_dir, tmp_path, preferences, films
 ):
-    window = _ready_window(qtbot, tiny_models_dir, tmp_path, settings)
+    window = _ready_window(qtbot, tiny_models_dir, tmp_path, preferences)
     window.viewer_tab.explain_panel.apply_lime_settings({"num_samples": 300, "num_features": 5})
     window.batch_tab.start_scan(films, batch_size=1)
+    window.viewer_tab.open_path(films / "0.png")
     window.close()
-    assert not window.batch_tab.is_scanning
-    settings.sync()
-    assert settings.value("window/geometry") is not None
-    assert int(settings.value("lime")["num_samples"]) == 300
-    assert settings.value("last_scan_folder") == str(films)
+    assert not window.batch_tab.is_scanning and running_workers() == []
+    reread = Preferences(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    assert reread.window_geometry is not None
+    assert reread.lime == LimeSettings(300, 5)
+    assert reread.last_scan_folder == films
 
 
-def test_a_missing_model_is_reported_not_raised(qtbot, tmp_path, settings, monkeypatch):
+def test_a_missing_model_is_reported_not_raised(qtbot, tmp_path, preferences, monkeypatch):
     shown = []
     monkeypatch.setattr(
         "pneumo_desktop.ui.main_window.QMessageBox.critical",
         lambda parent, title, text: shown.append(text),
     )
-    window = MainWindow(tmp_path / "no-models", tmp_path / "results.sqlite3", settings)
+    window = MainWindow(tmp_path / "no-models", tmp_path / "results.sqlite3", preferences)
     qtbot.addWidget(window)
-    with qtbot.waitSignal(window._loader.signals.finished, timeout=60_000):
+    with qtbot.waitSignal(window.modelFailed, timeout=60_000) as failed:
         window.start_loading_model()
-    qtbot.waitUntil(lambda: bool(shown))
-    assert "model card not found" in shown[0]
-    assert window.device_label.text() == "Model not loaded"
+    assert "model card not found" in failed.args[0] and shown == failed.args
+    assert window.device_label.text() == "Model not loaded" and window.classifier is None
 
 
-def test_help_opens_the_log_folder(qtbot, tmp_path, settings, monkeypatch):
+def test_help_opens_the_log_folder(qtbot, tmp_path, preferences, monkeypatch):
     from pneumo_desktop.ui import main_window
 
     opened = []
     monkeypatch.setenv("PNEUMO_LOG_DIR", str(tmp_path / "logs"))
     monkeypatch.setattr(main_window.QDesktopServices, "openUrl",
                         lambda url: opened.append(url.toLocalFile()) or True)
-    window = MainWindow(tmp_path / "no models", tmp_path / "results.sqlite3", settings)
+    window = MainWindow(tmp_path / "no models", tmp_path / "results.sqlite3", preferences)
     qtbot.addWidget(window)
     help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
     [action] = [a for a in help_menu.actions() if a.text() == "Open &log folder"]
