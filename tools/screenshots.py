@@ -65,10 +65,10 @@ def main() -> int:
     viewer = window.viewer_tab
     panel = viewer.explain_panel
     window.open_in_viewer(args.image)
-    wait_for(viewer.imageLoaded)
+    wait_for(viewer.classified)
     shoot("viewer_gradcam")
 
-    panel.samples_spin.setValue(args.lime_samples)
+    panel.lime.samples_spin.setValue(args.lime_samples)
     panel.start_lime()
     wait_for(panel.limeFinished)
     lime_index = next(i for i in range(panel.overlay_combo.count())
@@ -77,11 +77,11 @@ def main() -> int:
     shoot("viewer_lime")
 
     panel.model_input_check.setChecked(True)
-    panel.feature_check.setChecked(True)
+    panel.feature_maps.check.setChecked(True)
     wait_for(panel.featureMapsReady, 120)
     shoot("viewer_model_input_and_feature_maps")
     panel.model_input_check.setChecked(False)
-    panel.feature_check.setChecked(False)
+    panel.feature_maps.check.setChecked(False)
 
     window.scan_folder(args.folder)
     wait_for(window.batch_tab.scanFinished)

@@ -1,7 +1,10 @@
 """The main window: Viewer, Batch scan and About tabs, menus, status bar, preferences.
 
-The window is built before the model is loaded; the classifier is loaded by a worker and
-handed to the tabs (and its verified card to the About tab) when it arrives.
+The window is built before the model is loaded. The window's :class:`InferenceService` loads
+the classifier on the inference thread, which then runs every model call of every tab; the
+tabs hear of the classifier from the service, the About tab gets its verified card, and the
+window announces it (or why it was refused) with :attr:`MainWindow.modelReady` and
+:attr:`MainWindow.modelFailed`.
 """
 
 from __future__ import annotations
@@ -25,16 +28,18 @@ from ..core.imaging import SUPPORTED_SUFFIXES
 from ..core.model import ModelError
 from .about_tab import AboutTab
 from .batch_tab import BatchTab
-from .preferences import LimeSettings, Preferences
+from .inference_service import InferenceService
+from .preferences import Preferences
 from .viewer_tab import ViewerTab
-from .workers import FunctionWorker, await_workers
+from .workers import await_workers
 
 log = logging.getLogger(__name__)
 
 
 def load_classifier(models_dir: Path):
-    """Runs on a worker: verifies the card, the graph and the heads, and starts onnxruntime
-    (well under a second; the first run, which reads the head's weights, warms it up)."""
+    """Runs on the inference thread (``core.inference``), which makes every later model call
+    too: verifies the card, the graph and the heads, and starts onnxruntime (well under a
+    second; the first run, which reads the head's weights, warms it up)."""
     from ..core.model import Classifier
 
     classifier = Classifier(models_dir)
@@ -44,8 +49,8 @@ def load_classifier(models_dir: Path):
 
 class MainWindow(QMainWindow):
     """The tabs are built at once; the classifier (and with it the verified model card the
-    About tab shows) arrives from a worker: :attr:`modelReady` with the classifier, or
-    :attr:`modelFailed` with the reason the model was refused."""
+    About tab shows) arrives from the inference thread: :attr:`modelReady` with the
+    classifier, or :attr:`modelFailed` with the reason the model was refused."""
 
     modelReady = Signal(object)  # noqa: N815 - Qt naming
     modelFailed = Signal(str)  # noqa: N815 - Qt naming
@@ -54,13 +59,13 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.models_dir = Path(models_dir)
         self.preferences = preferences
-        self.classifier = None
+        self.inference = InferenceService(parent=self)
         self._pending_scan: Path | None = None
         self.setWindowTitle("pneumo_desktop — chest X-ray pneumonia screening")
         self.setAcceptDrops(True)
 
-        self.viewer_tab = ViewerTab(None)
-        self.batch_tab = BatchTab(None, db_path)
+        self.viewer_tab = ViewerTab(self.inference)
+        self.batch_tab = BatchTab(self.inference, db_path)
         self.about_tab = AboutTab(None, self.models_dir)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.viewer_tab, "Viewer")
@@ -75,20 +80,20 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.device_label)
         self._build_menus()
         self._restore_preferences()
+        self.inference.classifierReady.connect(self._classifier_ready)
+        self.inference.classifierFailed.connect(self._classifier_failed)
 
-        self._loader = FunctionWorker(load_classifier, self.models_dir)
-        self._loader.signals.returned.connect(self._classifier_ready)
-        self._loader.signals.errored.connect(self._classifier_failed)
+    @property
+    def classifier(self):
+        """The loaded classifier (None until :attr:`modelReady`)."""
+        return self.inference.classifier
 
     # Start-up ----------------------------------------------------------------------------
     def start_loading_model(self) -> None:
         """Called once the window is visible."""
-        self._loader.start()
+        self.inference.load(load_classifier, self.models_dir)
 
     def _classifier_ready(self, classifier) -> None:
-        self.classifier = classifier
-        self.viewer_tab.set_classifier(classifier)
-        self.batch_tab.set_classifier(classifier)
         self.about_tab.set_card(classifier.card)  # verified: the classifier checked it
         self.model_label.setText(f"Model {classifier.card.name} {classifier.card.version}")
         self.device_label.setText(f"Device: {classifier.device}")
@@ -202,22 +207,24 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1360, 860)
-        self.viewer_tab.explain_panel.apply_lime_settings(self.preferences.lime.to_value())
+        self.viewer_tab.explain_panel.apply_lime_settings(self.preferences.lime)
 
     def _save_preferences(self) -> None:
         self.preferences.window_geometry = self.saveGeometry()
-        lime = self.viewer_tab.explain_panel.lime_settings()
-        self.preferences.lime = LimeSettings.from_value(lime)
+        self.preferences.lime = self.viewer_tab.explain_panel.lime_settings()
         if self.batch_tab.last_folder:
             self.preferences.last_scan_folder = self.batch_tab.last_folder
         self.preferences.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
-        """Save the preferences, stop the scan (it stays resumable), then abort every worker
-        and wait for them all (the model loader cannot be interrupted: it is waited for)."""
+        """Save the preferences, stop the scan (it stays resumable), cancel the model work,
+        wait for every worker, then for the inference thread (a model still loading cannot be
+        interrupted: it is waited for)."""
         self._save_preferences()
         self.batch_tab.shutdown()
         self.viewer_tab.shutdown()
         if not await_workers(timeout=60):
             log.warning("closing with workers still running")
+        if not self.inference.shutdown(timeout=60):
+            log.warning("closing while the inference thread is still busy")
         super().closeEvent(event)

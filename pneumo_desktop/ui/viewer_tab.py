@@ -1,20 +1,21 @@
 """The viewer: one film, the classifier's verdict, and the explanation panel beside it.
 
-Loading (a full-resolution decode can take half a second) and classifying run in a worker; the
-result carries the number of the request that produced it, so a slow file overtaken by the next
-one (PageDown held) is never shown. A file that cannot be read shows the core's message in the
-verdict area and leaves the tab usable.
+Opening a film takes two steps. A worker decodes it (a full-resolution decode can take half a
+second) and the film is shown; then, once the model is there, the film is classified on the
+inference thread, ahead of any scan batch, and the verdict and the explanation panel follow.
+Each decode carries the number of the request that produced it, so a slow file overtaken by
+the next one (PageDown held) is never shown, and the classification of a film left behind is
+cancelled. A file that cannot be read shows the core's message in the verdict area and leaves
+the tab usable.
 """
 
 from __future__ import annotations
 
 import bisect
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -23,22 +24,19 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
-    QSlider,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-from pneumo_desktop.core.imaging import (
-    ImageLoadError,
-    LoadedImage,
-    is_image_file,
-    load_image,
-    to_model_input,
-)
+from pneumo_desktop.core.imaging import ImageLoadError, LoadedImage, is_image_file, load_image
+from pneumo_desktop.core.inference import FilmClassification, Priority, classify_film
 from pneumo_desktop.core.results import Prediction, Status, Verdict
+from pneumo_desktop.ui.controls import push_button
 from pneumo_desktop.ui.explain_panel import ExplainPanel
-from pneumo_desktop.ui.image_view import DEFAULT_LEVEL, DEFAULT_WIDTH, ImageView
+from pneumo_desktop.ui.image_view import ImageView
+from pneumo_desktop.ui.inference_service import InferenceService, Request
+from pneumo_desktop.ui.window_level_controls import WindowLevelControls
 from pneumo_desktop.ui.workers import FunctionWorker, JobTracker
 
 # Readable on both light and dark themes: white bold text on saturated backgrounds.
@@ -57,37 +55,24 @@ _NEXT_KEYS = ("PgDown", "Alt+Right")
 
 
 @dataclass(frozen=True)
-class _ViewResult:
-    """What a load/classify job hands back to the GUI thread."""
+class _Decoded:
+    """What a decode job hands back to the GUI thread."""
 
     request: int
     path: str
     image: LoadedImage | None = None
-    model_input: np.ndarray | None = None
-    prediction: Prediction | None = None
-    classifier: object | None = None  # the classifier that made ``prediction``
     error: str | None = None  # the file could not be read
-    classify_error: str | None = None  # the file was read but the model failed
 
 
-def _load_job(request: int, path: str, image: LoadedImage | None, classifier) -> _ViewResult:
-    """Runs in a worker: decode (unless ``image`` is given), resize for the model, classify."""
+def _decode_job(request: int, path: str) -> _Decoded:
+    """Runs in a worker: decode the film at full resolution."""
     try:
-        image = load_image(path) if image is None else image
+        return _Decoded(request, path, load_image(path))
     except ImageLoadError as error:
-        return _ViewResult(request, path, error=str(error))
+        return _Decoded(request, path, error=str(error))
     except Exception as error:  # never a traceback: one line the user can pass on
         name = os.path.basename(path)
-        return _ViewResult(request, path, error=f'Cannot open "{name}": {error!r}.')
-    # Without the model yet, show the plain resized film as "what the model sees".
-    model_input = classifier.prepare(image) if classifier else to_model_input(image)
-    if classifier is None:
-        return _ViewResult(request, path, image, model_input)
-    try:
-        prediction = classifier.classify(model_input)
-    except Exception as error:
-        return _ViewResult(request, path, image, model_input, None, classifier, None, str(error))
-    return _ViewResult(request, path, image, model_input, prediction, classifier)
+        return _Decoded(request, path, error=f'Cannot open "{name}": {error!r}.')
 
 
 def folder_images(folder: Path) -> list[Path]:
@@ -102,23 +87,25 @@ def folder_images(folder: Path) -> list[Path]:
 class ViewerTab(QWidget):
     """Shows one image with the verdict; hosts the :class:`ExplainPanel` on the right."""
 
-    imageLoaded = Signal(str)  # noqa: N815 - Qt naming; the path, once shown
+    imageLoaded = Signal(str)  # noqa: N815 - Qt naming; the path, once the film is shown
+    classified = Signal(str)  # noqa: N815 - the path, once its verdict (or failure) is shown
     caseReportWritten = Signal(str)  # noqa: N815 - the case PDF's path, once written
 
-    def __init__(self, classifier=None, parent: QWidget | None = None) -> None:
+    def __init__(self, inference: InferenceService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._classifier = classifier
+        self._inference = inference
         self._path: str | None = None  # the file asked for last (shown or failed)
         self._image: LoadedImage | None = None
-        self._model_input: np.ndarray | None = None
+        self._classification: FilmClassification | None = None
+        self._classify_request: Request | None = None
         self._request = 0
-        self._loading = False
         self._jobs = JobTracker()
 
         self.image_view = ImageView()
-        self.explain_panel = ExplainPanel(classifier, self.image_view)
+        self.explain_panel = ExplainPanel(inference, self.image_view)
         self._build()
         self._show_verdict("No image", _PENDING)
+        inference.classifierReady.connect(self._on_classifier_ready)
 
     def _build(self) -> None:
         self.verdict_label = QLabel(wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter)
@@ -132,10 +119,7 @@ class ViewerTab(QWidget):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         def button(text: str, tip: str, slot) -> QPushButton:
-            widget = QPushButton(text, toolTip=tip)
-            widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keep the keyboard on the film
-            widget.clicked.connect(slot)
-            return widget
+            return push_button(text, slot, tip=tip, keeps_focus_away=True)  # keys: the film's
 
         self.previous_button = button(
             "◀ Previous", "Previous image in this folder (PageUp or Alt+Left)", self.show_previous
@@ -145,12 +129,7 @@ class ViewerTab(QWidget):
         )
         fit = button("Fit", "Fit the whole film in the window (F)", self.image_view.fit_to_window)
         actual = button("1:1", "One film pixel per screen pixel (1)", self.image_view.actual_size)
-        # Brightness moves the window level; contrast narrows the window (log scale: x4 at +100).
-        self.brightness_slider = QSlider(Qt.Orientation.Horizontal, minimum=-127, maximum=127)
-        self.brightness_slider.setToolTip("Brightness (display only; also right-drag up/down)")
-        self.contrast_slider = QSlider(Qt.Orientation.Horizontal, minimum=-100, maximum=100)
-        self.contrast_slider.setToolTip("Contrast (display only; also right-drag left/right)")
-        reset = button("Reset", "Original brightness and contrast", self.reset_window_level)
+        self.window_level = WindowLevelControls(self.image_view)
         self.case_pdf_button = button(
             "Case PDF…", "This film, its Grad-CAM and the verdict on one PDF page",
             self._choose_case_pdf,
@@ -159,11 +138,7 @@ class ViewerTab(QWidget):
         tools = QHBoxLayout()
         for widget in (self.previous_button, self.next_button, fit, actual):
             tools.addWidget(widget)
-        tools.addWidget(QLabel("Brightness"))
-        tools.addWidget(self.brightness_slider, 1)
-        tools.addWidget(QLabel("Contrast"))
-        tools.addWidget(self.contrast_slider, 1)
-        tools.addWidget(reset)
+        tools.addWidget(self.window_level, 2)
         tools.addWidget(self.case_pdf_button)
 
         left = QWidget()
@@ -190,9 +165,6 @@ class ViewerTab(QWidget):
                 shortcut = QShortcut(QKeySequence(key), self)
                 shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
                 shortcut.activated.connect(slot)
-        self.brightness_slider.valueChanged.connect(self._sliders_moved)
-        self.contrast_slider.valueChanged.connect(self._sliders_moved)
-        self.image_view.windowLevelChanged.connect(self._window_level_changed)
         self._update_navigation()
         self._update_case_pdf()
 
@@ -206,21 +178,21 @@ class ViewerTab(QWidget):
     def current_image(self) -> LoadedImage | None:
         return self._image
 
-    def set_classifier(self, classifier) -> None:
-        """The model arrived: classify the image already shown (unless a load is on its way,
-        which will pick the classifier up)."""
-        self._classifier = classifier
-        self.explain_panel.set_classifier(classifier)
-        self._update_case_pdf()
-        if self._image is not None and not self._loading:
-            self._start(self._path, self._image)
+    @property
+    def classification(self) -> FilmClassification | None:
+        """The shown film's classification (None before it arrives, or without a model)."""
+        return self._classification
 
     def open_path(self, path: str | os.PathLike[str]) -> None:
-        """Load, show and classify ``path`` in the background."""
+        """Load and show ``path`` in the background, then classify it."""
         self._path = os.fspath(path)
+        self._request += 1
         self._jobs.drop_queued()  # images skipped past need not be decoded at all
+        self._set_classification(None)
         self.status_label.setText(f"Loading {os.path.basename(self._path)}…")
-        self._start(self._path, None)
+        worker = FunctionWorker(_decode_job, self._request, self._path)
+        worker.signals.returned.connect(self._on_decoded)
+        self._jobs.start(worker)
         self._update_navigation()
 
     def show_next(self) -> None:
@@ -229,13 +201,10 @@ class ViewerTab(QWidget):
     def show_previous(self) -> None:
         self._step(-1)
 
-    def reset_window_level(self) -> None:
-        self.image_view.reset_window_level()
-
     def export_case_pdf(self, path: str | os.PathLike[str]) -> bool:
         """Write the shown film's one-page PDF (film, Grad-CAM, verdict) in the background;
         ``caseReportWritten`` follows, or the error is shown. False if nothing to report."""
-        if self._image is None or self._classifier is None:
+        if self._image is None or self._classification is None:
             self.status_label.setText("Open an image (and let the model load) first.")
             return False
         # The shown image's own path: self._path may already name the next file, loading.
@@ -244,8 +213,8 @@ class ViewerTab(QWidget):
         from pneumo_desktop.core.pdf_report import write_case_report
 
         worker = FunctionWorker(write_case_report, os.fspath(path), film,
-                                self._classifier, loaded=self._image,
-                                model_input=self._model_input)
+                                self._inference.client(Priority.EXPLAIN), loaded=self._image,
+                                model_input=self._classification.model_input)
         worker.signals.returned.connect(self._on_case_pdf_written)
         worker.signals.errored.connect(self._on_case_pdf_failed)
         self.status_label.setText("Writing the case PDF…")
@@ -253,7 +222,9 @@ class ViewerTab(QWidget):
         return True
 
     def shutdown(self) -> None:
-        """Abort and wait for all work; the tab may then be destroyed."""
+        """Cancel the classification, stop the explanations and wait for the tab's workers;
+        the tab may then be destroyed."""
+        self._set_classification(None)
         self.explain_panel.shutdown()
         self._jobs.shutdown()
 
@@ -277,46 +248,69 @@ class ViewerTab(QWidget):
         self.status_label.setText(f"The case PDF could not be written: {error}")
 
     def _update_case_pdf(self) -> None:
-        self.case_pdf_button.setEnabled(self._image is not None and self._classifier is not None)
+        self.case_pdf_button.setEnabled(self._classification is not None)
 
     # ------------------------------------------------------------------ loading
 
-    def _start(self, path: str, image: LoadedImage | None) -> None:
-        self._request += 1
-        self._loading = True
-        worker = FunctionWorker(_load_job, self._request, path, image, self._classifier)
-        worker.signals.returned.connect(self._on_result)
-        self._jobs.start(worker)
-
-    def _on_result(self, result: _ViewResult) -> None:
+    def _on_decoded(self, result: _Decoded) -> None:
         if result.request != self._request:
             return  # overtaken by a later request
-        self._loading = False
         self.status_label.clear()
         if result.error is not None:
-            self._image = self._model_input = None
-            self._update_case_pdf()
+            self._image = None
             self.image_view.clear()
-            self.explain_panel.set_image(None, None)
             self._show_verdict(result.error, Status.ERROR)
             for label in (self.probability_label, self.patient_label):
                 label.clear()
             self.file_label.setText(os.path.basename(result.path))
             return
-        is_new = result.image is not self._image
-        self._image, self._model_input = result.image, result.model_input
-        self._update_case_pdf()
-        if is_new:
-            self.image_view.set_image(result.image.pixels)
-        self._show_prediction(result)
+        self._image = result.image
+        self.image_view.set_image(result.image.pixels)
         self._show_details(result.image)
-        self.explain_panel.set_image(result.image, result.model_input)
-        if self._classifier is not None and result.classifier is not self._classifier:
-            self._start(result.path, result.image)  # the model arrived meanwhile
-        if is_new:
-            if self.focusWidget() is None:  # so that +/-/F/1 work straight away
-                self.image_view.setFocus()
-            self.imageLoaded.emit(result.path)
+        self._classify()
+        if self.focusWidget() is None:  # so that +/-/F/1 work straight away
+            self.image_view.setFocus()
+        self.imageLoaded.emit(result.path)
+
+    def _on_classifier_ready(self, _classifier) -> None:
+        self._update_case_pdf()
+        if self._image is not None and self._classification is None:
+            self._classify()  # the film shown while the model was loading
+
+    def _classify(self) -> None:
+        """Classify the shown film on the inference thread, ahead of scan batches; nothing
+        (verdict, explanation) is shown for it until its classification arrives."""
+        self._set_classification(None)
+        if not self._inference.is_ready:
+            self._show_verdict("model loading…", _PENDING)
+            self.probability_label.clear()
+            self.model_label.clear()
+            return
+        image, path = self._image, self._image.path or self._path
+        request = self._inference.submit(classify_film, image, priority=Priority.INTERACTIVE)
+        request.returned.connect(self._on_classified)
+        request.errored.connect(lambda error: self._on_classification_failed(path, error))
+        self._classify_request = request
+
+    def _set_classification(self, classification: FilmClassification | None) -> None:
+        if self._classify_request is not None:
+            self._classify_request.cancel()  # a film left behind needs no verdict
+            self._classify_request = None
+        self._classification = classification
+        self.explain_panel.set_classification(classification)
+        self._update_case_pdf()
+
+    def _on_classified(self, classification: FilmClassification) -> None:
+        self._classify_request = None
+        self._set_classification(classification)
+        self._show_prediction(classification.prediction)
+        self.classified.emit(self._image.path or self._path)
+
+    def _on_classification_failed(self, path: str, error: BaseException) -> None:
+        self._classify_request = None
+        self._show_verdict(f"Classification failed: {error}", Status.ERROR)
+        self.probability_label.clear()
+        self.classified.emit(path)
 
     # ------------------------------------------------------------------ verdict and details
 
@@ -325,19 +319,10 @@ class ViewerTab(QWidget):
         size = _BIG if style != Status.ERROR else _SMALL
         self.verdict_label.setStyleSheet(size + _STYLES[style])
 
-    def _show_prediction(self, result: _ViewResult) -> None:
-        classifier, prediction = result.classifier, result.prediction
-        if classifier is None:
-            self._show_verdict("model loading…", _PENDING)
-            self.probability_label.clear()
-            self.model_label.clear()
-            return
+    def _show_prediction(self, prediction: Prediction) -> None:
+        classifier = self._inference.classifier
         card = classifier.card
         self.model_label.setText(f"Model {card.name} {card.version} on {classifier.device}")
-        if prediction is None:
-            self._show_verdict(f"Classification failed: {result.classify_error}", Status.ERROR)
-            self.probability_label.clear()
-            return
         if not prediction.is_xray:
             # No verdict: the model was not made for this picture (see core.heads.Heads).
             self._show_verdict("Not a chest X-ray — not classified", Status.NOT_XRAY)
@@ -400,20 +385,3 @@ class ViewerTab(QWidget):
         has_path = self._path is not None
         self.previous_button.setEnabled(has_path)
         self.next_button.setEnabled(has_path)
-
-    # ------------------------------------------------------------------ window / level
-
-    def _sliders_moved(self) -> None:
-        level = DEFAULT_LEVEL - self.brightness_slider.value()
-        width = DEFAULT_WIDTH * 4.0 ** (-self.contrast_slider.value() / 100)
-        self.image_view.set_window_level(level, width)
-
-    def _window_level_changed(self, level: float, width: float) -> None:
-        # Mirror right-drag changes on the sliders without feeding them back to the view.
-        for slider, value in (
-            (self.brightness_slider, DEFAULT_LEVEL - level),
-            (self.contrast_slider, -100 * math.log(width / DEFAULT_WIDTH, 4.0)),
-        ):
-            slider.blockSignals(True)
-            slider.setValue(round(value))
-            slider.blockSignals(False)

@@ -14,7 +14,8 @@ Lifetimes follow superqt's registry (``WorkerBase._worker_set``): :meth:`start` 
 one class-level set and the worker takes itself out as the very last step of its run, after its
 last signal. So a running worker is always referenced, whoever else drops it, and nobody keeps
 finished workers around "just in case". :func:`await_workers` (the window closing) aborts every
-running worker and waits for them all.
+running worker and waits for them all. Model work does not run here: it goes to the inference
+thread (``core.inference``) through :class:`~pneumo_desktop.ui.inference_service.InferenceService`.
 """
 
 from __future__ import annotations

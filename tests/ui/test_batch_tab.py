@@ -23,6 +23,7 @@ from pneumo_desktop.ui.results_model import (
     COL_STATUS,
     SORT_ROLE,
 )
+from pneumo_desktop.ui.workers import running_workers
 from tests.conftest import synthetic_xray
 
 
@@ -56,8 +57,8 @@ def db_path(tmp_path) -> Path:
     return tmp_path / "r.sqlite3"
 
 
-def make_tab(qtbot, classifier, db_path: Path) -> BatchTab:
-    tab = BatchTab(classifier, db_path)
+def make_tab(qtbot, inference, db_path: Path) -> BatchTab:
+    tab = BatchTab(inference, db_path)
     tab.confirm = lambda question: pytest.fail(f"unexpected question: {question}")
     qtbot.addWidget(tab)
     return tab
@@ -79,9 +80,9 @@ def select(tab: BatchTab, row: int) -> str:
 
 
 @pytest.fixture
-def scanned(qtbot, tiny_classifier, tmp_path, db_path):
+def scanned(qtbot, inference, tmp_path, db_path):
     """A tab that has scanned 6 films and one unreadable file."""
-    tab = make_tab(qtbot, tiny_classifier, db_path)
+    tab = make_tab(qtbot, inference, db_path)
     scan_id, state = scan(qtbot, tab, write_films(tmp_path / "day", 6, garbage=True))
     assert state == "complete"
     return tab, scan_id
@@ -119,7 +120,7 @@ def test_filters(scanned):
     assert {row for row in shown(tab, 2)} == {next(iter(verdicts))}
 
 
-def test_review_marks_saved_and_reloaded_and_exported(qtbot, scanned, tiny_classifier, db_path,
+def test_review_marks_saved_and_reloaded_and_exported(qtbot, scanned, inference, db_path,
                                                      tmp_path):
     tab, scan_id = scanned
     with qtbot.waitActive(tab):  # shortcuts only reach the active window
@@ -130,17 +131,18 @@ def test_review_marks_saved_and_reloaded_and_exported(qtbot, scanned, tiny_class
     qtbot.keyClick(tab.table, Qt.Key.Key_A)  # the Agree shortcut
     second = select(tab, 1)
     prediction = tab.model.result_at(tab.model.row_for_path(second)).verdict
-    tab.disagree()
-    qtbot.keyClicks(tab.note_edit, "see lateral")
-    qtbot.keyClick(tab.note_edit, Qt.Key.Key_Return)
+    panel = tab.review_panel
+    panel.disagree()
+    qtbot.keyClicks(panel.note_edit, "see lateral")
+    qtbot.keyClick(panel.note_edit, Qt.Key.Key_Return)
     assert shown(tab, COL_REVIEW)[:2] == [
         "✓ agree", f"✗ disagree → {'NORMAL' if prediction == 'PNEUMONIA' else 'PNEUMONIA'}"]
     assert "reviewed 2 / 7" in tab.summary_label.text()
     third = select(tab, 2)  # the label combo: the model's own label means agree
     own = tab.model.result_at(tab.model.row_for_path(third)).verdict
-    tab.set_corrected_label(own)
-    assert shown(tab, COL_REVIEW)[2] == "✓ agree" and tab.label_combo.currentText() == own
-    tab.clear_button.click()
+    panel.set_corrected_label(own)
+    assert shown(tab, COL_REVIEW)[2] == "✓ agree" and panel.label_combo.currentText() == own
+    panel.clear_button.click()
     assert shown(tab, COL_REVIEW)[2] == "" and "reviewed 2 / 7" in tab.summary_label.text()
 
     with ResultStore(db_path) as fresh:
@@ -149,7 +151,7 @@ def test_review_marks_saved_and_reloaded_and_exported(qtbot, scanned, tiny_class
     assert marks[first] == ("agree", None, None)
     assert marks[second] == ("disagree", opposite, "see lateral")
 
-    reopened = make_tab(qtbot, tiny_classifier, db_path)
+    reopened = make_tab(qtbot, inference, db_path)
     assert reopened.load_scan(scan_id)
     row = reopened.model.result_at(reopened.model.row_for_path(second))
     assert (row.review, row.corrected_label, row.note) == marks[second]
@@ -157,7 +159,7 @@ def test_review_marks_saved_and_reloaded_and_exported(qtbot, scanned, tiny_class
     assert reopened.proxy.rowCount() == 4  # 6 readable films, 2 reviewed
 
     out = tmp_path / "export" / "worklist.csv"
-    assert reopened.export_csv(out) == 7
+    assert reopened.exports.write_csv(reopened.current_scan_id, out) == 7
     with open(out, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         rows = {r["path"]: r for r in reader}
@@ -185,9 +187,9 @@ def test_enter_and_double_click_request_open(qtbot, scanned):
     assert opened.args == [index.data(Qt.ItemDataRole.ToolTipRole)]
 
 
-def test_cancel_mid_scan(qtbot, tiny_classifier, tmp_path, db_path):
+def test_cancel_mid_scan(qtbot, make_inference, tiny_classifier, tmp_path, db_path):
     folder = write_films(tmp_path / "many", 60)
-    tab = make_tab(qtbot, SlowClassifier(tiny_classifier), db_path)
+    tab = make_tab(qtbot, make_inference(SlowClassifier(tiny_classifier)), db_path)
     with qtbot.waitSignal(tab.scanFinished, timeout=60000) as finished:
         tab.start_scan(folder, batch_size=2)
         assert tab.cancel_button.isEnabled() and not tab.scan_button.isEnabled()
@@ -201,17 +203,18 @@ def test_cancel_mid_scan(qtbot, tiny_classifier, tmp_path, db_path):
     assert tab.scan_button.isEnabled() and tab.resume_button.isEnabled()
 
 
-def test_close_during_scan_stops_worker_and_stays_resumable(qtbot, tiny_classifier, tmp_path,
-                                                           db_path):
+def test_close_during_scan_stops_worker_and_stays_resumable(qtbot, make_inference,
+                                                           tiny_classifier, tmp_path, db_path):
     folder = write_films(tmp_path / "many", 60)
-    tab = make_tab(qtbot, SlowClassifier(tiny_classifier), db_path)
+    tab = make_tab(qtbot, make_inference(SlowClassifier(tiny_classifier)), db_path)
     tab.start_scan(folder, batch_size=2)
     qtbot.waitUntil(lambda: tab.model.rowCount() >= 2, timeout=30000)
-    worker = tab.worker
+    worker = tab.scan_controller.worker
+    assert worker in running_workers()
     with qtbot.waitSignal(tab.scanFinished, timeout=5000) as finished:
         tab.close()
     assert finished.args[1] == "cancelled" and not tab.is_scanning
-    assert worker.wait(0) and tab._pool.activeThreadCount() == 0
+    assert worker.join(0) and worker not in running_workers()  # its thread is done
     shown_rows = tab.model.rowCount()
     qtbot.wait(200)  # late queued signals from the stopped run are ignored
     assert tab.model.rowCount() == shown_rows
@@ -220,7 +223,8 @@ def test_close_during_scan_stops_worker_and_stays_resumable(qtbot, tiny_classifi
         assert unfinished.id == finished.args[0] and 0 < unfinished.done_files < 60
 
 
-def test_offer_resume_completes_without_duplicates(qtbot, tiny_classifier, tmp_path, db_path):
+def test_offer_resume_completes_without_duplicates(qtbot, inference, tiny_classifier, tmp_path,
+                                                  db_path):
     folder = write_films(tmp_path / "night", 9)
     with ResultStore(db_path) as store:  # a scan killed after 3 films
         items = run_scan(store, tiny_classifier, folder, batch_size=2)
@@ -228,7 +232,7 @@ def test_offer_resume_completes_without_duplicates(qtbot, tiny_classifier, tmp_p
         for _ in range(3):
             next(items)
         items.close()
-    tab = make_tab(qtbot, tiny_classifier, db_path)
+    tab = make_tab(qtbot, inference, db_path)
     questions = []
     tab.confirm = lambda question: questions.append(question) or True
     with qtbot.waitSignal(tab.scanFinished, timeout=60000) as finished:
@@ -245,24 +249,25 @@ def test_offer_resume_completes_without_duplicates(qtbot, tiny_classifier, tmp_p
     assert tab.model.rowCount() == 9
 
 
-def test_declined_resume_is_not_asked_again(qtbot, tiny_classifier, tmp_path, db_path):
+def test_declined_resume_is_not_asked_again(qtbot, inference, tiny_classifier, tmp_path, db_path):
     folder = write_films(tmp_path / "night", 3)
     with ResultStore(db_path) as store:
         items = run_scan(store, tiny_classifier, folder)
         next(items)
         items.close()
-    tab = make_tab(qtbot, tiny_classifier, db_path)
+    tab = make_tab(qtbot, inference, db_path)
     questions = []
     tab.confirm = lambda question: questions.append(question) or False
     assert not tab.offer_resume() and not tab.offer_resume()
     assert len(questions) == 1 and not tab.is_scanning
 
 
-def test_model_loading_and_scan_errors_are_shown(qtbot, tiny_classifier, tmp_path, db_path):
-    tab = make_tab(qtbot, None, db_path)
+def test_model_loading_and_scan_errors_are_shown(qtbot, loading_inference, tiny_classifier,
+                                                 tmp_path, db_path):
+    tab = make_tab(qtbot, loading_inference, db_path)
     assert not tab.scan_button.isEnabled() and "loading" in tab.scan_button.toolTip().lower()
     assert not tab.start_scan(tmp_path) and "loading" in tab.message_label.text().lower()
-    tab.set_classifier(tiny_classifier)
+    loading_inference.set_classifier(tiny_classifier)
     assert tab.scan_button.isEnabled()
     scan_id, state = scan(qtbot, tab, tmp_path / "vanished")
     assert (scan_id, state) == (-1, "error")
@@ -274,9 +279,9 @@ def test_pdf_report_is_written_in_the_background(qtbot, scanned, tmp_path):
     assert tab.report_button.isEnabled()
     out = tmp_path / "reports" / "night.pdf"
     with qtbot.waitSignal(tab.reportWritten, timeout=60000) as written:
-        assert tab.export_pdf(out)
+        assert tab.exports.write_pdf(scan_id, out)
         assert not tab.report_button.isEnabled()  # one report at a time
-        assert not tab.export_pdf(tmp_path / "second.pdf")
+        assert not tab.exports.write_pdf(scan_id, tmp_path / "second.pdf")
     assert written.args == [str(out)]
     data = out.read_bytes()
     assert data.startswith(b"%PDF-") and f"scan #{scan_id}".encode() in data  # its title
@@ -287,22 +292,25 @@ def test_pdf_report_is_written_in_the_background(qtbot, scanned, tmp_path):
 
 
 def test_pdf_report_failure_is_shown_and_needs_a_scan_and_model(qtbot, scanned, tmp_path,
-                                                                db_path, tiny_classifier):
-    tab, _ = scanned
+                                                                db_path, loading_inference,
+                                                                inference):
+    tab, scan_id = scanned
     taken = tmp_path / "taken.pdf"
     taken.mkdir()  # a folder where the file should go
     with qtbot.assertNotEmitted(tab.reportWritten, wait=0):
-        assert tab.export_pdf(taken)
+        assert tab.exports.write_pdf(scan_id, taken)
         qtbot.waitUntil(lambda: "could not be written" in tab.message_label.text(),
                         timeout=60000)
     assert str(taken) in tab.message_label.text() and "Traceback" not in tab.message_label.text()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     qtbot.waitUntil(tab.report_button.isEnabled, timeout=10000)
-    no_model = make_tab(qtbot, None, db_path)  # shows the same scan; the model is loading
-    assert no_model.current_scan_id is not None and not no_model.report_button.isEnabled()
-    assert not no_model.export_pdf(tmp_path / "x.pdf")
+    # Another tab on the same store shows the same scan; its model is still loading.
+    no_model = make_tab(qtbot, loading_inference, db_path)
+    assert no_model.current_scan_id == scan_id and not no_model.report_button.isEnabled()
+    assert not no_model.exports.write_pdf(scan_id, tmp_path / "x.pdf")
     assert "loading" in no_model.message_label.text()
-    no_scan = make_tab(qtbot, tiny_classifier, tmp_path / "empty.sqlite3")
+    no_scan = make_tab(qtbot, inference, tmp_path / "empty.sqlite3")
     assert not no_scan.report_button.isEnabled()
-    assert not no_scan.export_pdf(tmp_path / "x.pdf") and "No scan" in no_scan.message_label.text()
+    assert not no_scan.exports.write_pdf(no_scan.current_scan_id, tmp_path / "x.pdf")
+    assert "No scan" in no_scan.message_label.text()
     assert not (tmp_path / "x.pdf").exists()

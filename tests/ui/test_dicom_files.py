@@ -32,8 +32,8 @@ def test_folder_images_include_extensionless_dicom(folder):
     assert [p.name for p in folder_images(folder)] == ["a.png", "IM000002"]
 
 
-def test_next_walks_into_an_extensionless_dicom(qtbot, folder):
-    tab = ViewerTab(None)
+def test_next_walks_into_an_extensionless_dicom(qtbot, folder, loading_inference):
+    tab = ViewerTab(loading_inference)
     qtbot.addWidget(tab)
     with qtbot.waitSignal(tab.imageLoaded, timeout=TIMEOUT_MS):
         tab.open_path(folder / "a.png")

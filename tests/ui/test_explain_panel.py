@@ -1,5 +1,6 @@
-"""ExplainPanel over the real tiny classifier: Grad-CAM, LIME (run, cancel, close), the model's
-input and feature maps. LIME runs with few samples to keep the suite quick."""
+"""ExplainPanel over the real tiny classifier: Grad-CAM, LIME (run, cancel, film change, close),
+the model's input and feature maps, all computed on the inference thread. LIME runs with few
+samples to keep the suite quick."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from PIL import Image
 
 from pneumo_desktop.core import explain
 from pneumo_desktop.core.imaging import load_image
+from pneumo_desktop.core.inference import classify_film
 from pneumo_desktop.ui.explain_panel import ExplainPanel
 from pneumo_desktop.ui.image_view import ImageView
+from pneumo_desktop.ui.preferences import LimeSettings
 from tests.conftest import synthetic_xray
 
 TIMEOUT_MS = 60_000  # generous: a training job shares the CPU
@@ -24,13 +27,9 @@ def film(tmp_path, name: str, pneumonia: bool, seed: int = 0):
     return load_image(path)
 
 
-def model_input(classifier, image) -> np.ndarray:
-    return classifier.prepare(image)
-
-
 def lime_running_or_over(panel: ExplainPanel) -> bool:
     """LIME has classified its first batch, or already ended (then the test says why)."""
-    return panel.lime_progress.value() > 0 or panel.lime_worker is None
+    return panel.lime.progress_bar.value() > 0 or not panel.lime.is_running
 
 
 @pytest.fixture
@@ -41,13 +40,15 @@ def view(qtbot) -> ImageView:
 
 
 @pytest.fixture
-def panel(qtbot, view, tiny_classifier, tmp_path) -> ExplainPanel:
-    widget = ExplainPanel(tiny_classifier, view)
+def panel(qtbot, view, inference, tiny_classifier, tmp_path) -> ExplainPanel:
+    widget = ExplainPanel(inference, view)
     qtbot.addWidget(widget)
-    widget.lime_batch_size = 25
+    widget.lime.batch_size = 25
+    widget.lime.samples_spin.setMinimum(50)  # the UI floor is 100; 50 keeps tests quick
     image = film(tmp_path, "film.png", pneumonia=True)
     view.set_image(image.pixels)
-    widget.set_image(image, model_input(tiny_classifier, image))
+    # The viewer gets this from the inference thread; nothing else runs the model yet.
+    widget.set_classification(classify_film(tiny_classifier, image))
     return widget
 
 
@@ -69,89 +70,108 @@ def test_gradcam_overlay_appears_aligned_with_the_film(panel, view, qtbot) -> No
 
 
 def test_lime_completes_and_sets_an_overlay(panel, view, qtbot) -> None:
-    panel.samples_spin.setMinimum(50)  # the UI floor is 100; 50 keeps the test quick
-    panel.apply_lime_settings({"num_samples": 50, "num_features": 4})
-    assert panel.lime_settings() == {"num_samples": 50, "num_features": 4}
+    panel.apply_lime_settings(LimeSettings(num_samples=50, num_features=4))
+    assert panel.lime_settings() == LimeSettings(50, 4)
     with qtbot.waitSignal(panel.limeFinished, timeout=TIMEOUT_MS) as finished:
-        panel.explain_button.click()
-    assert finished.args == ["done"], panel.lime_status.text()
+        panel.lime.explain_button.click()
+    assert finished.args == ["done"], panel.lime.status_label.text()
     assert panel.overlay_combo.currentText() == "LIME boundaries"
     boundaries = view.overlay()
     assert boundaries is not None and boundaries.shape == (224, 224, 4)
     assert (boundaries[..., 3] == 255).any()  # outlines drawn opaque
-    assert "Done" in panel.lime_status.text() and panel.lime_progress.value() == 100
+    assert "Done" in panel.lime.status_label.text() and panel.lime.progress_bar.value() == 100
     panel.overlay_combo.setCurrentText("LIME heatmap")
     heatmap = view.overlay()
     assert heatmap is not None and not np.array_equal(heatmap, boundaries)
-    assert panel.explain_button.isEnabled() and panel.lime_worker is None
+    assert panel.lime.explain_button.isEnabled() and not panel.lime.is_running
 
 
 def test_lime_cancel_ends_quietly(panel, qtbot) -> None:
-    panel.apply_lime_settings({"num_samples": 5000})
+    panel.apply_lime_settings(LimeSettings(num_samples=5000))
     with qtbot.waitSignal(panel.limeFinished, timeout=TIMEOUT_MS) as finished:
-        panel.explain_button.click()
-        assert panel.cancel_button.isEnabled() and not panel.explain_button.isEnabled()
+        panel.lime.explain_button.click()
+        assert panel.lime.cancel_button.isEnabled() and not panel.lime.explain_button.isEnabled()
         qtbot.waitUntil(lambda: lime_running_or_over(panel), timeout=TIMEOUT_MS)
-        panel.cancel_button.click()
-    assert finished.args == ["cancelled"], panel.lime_status.text()
-    assert "cancelled" in panel.lime_status.text().lower()
-    assert panel.lime_progress.value() == 0 and panel.explain_button.isEnabled()
+        panel.lime.cancel_button.click()
+    assert finished.args == ["cancelled"], panel.lime.status_label.text()
+    assert "cancelled" in panel.lime.status_label.text().lower()
+    assert panel.lime.progress_bar.value() == 0 and panel.lime.explain_button.isEnabled()
     assert panel.overlay_combo.currentText() == "Grad-CAM"  # no half-made LIME overlay
 
 
-def test_new_image_cancels_running_lime(panel, qtbot, tiny_classifier, tmp_path) -> None:
-    panel.apply_lime_settings({"num_samples": 5000})
+def test_a_new_film_cancels_lime_and_clears_what_was_shown(panel, view, qtbot, tiny_classifier,
+                                                           tmp_path) -> None:
+    panel.apply_lime_settings(LimeSettings(num_samples=5000))
     other = film(tmp_path, "other.png", pneumonia=False, seed=1)
     with qtbot.waitSignal(panel.limeFinished, timeout=TIMEOUT_MS) as finished:
-        panel.explain_button.click()
-        panel.set_image(other, model_input(tiny_classifier, other))
-    assert finished.args == ["cancelled"], panel.lime_status.text()
+        panel.lime.explain_button.click()
+        qtbot.waitUntil(lambda: lime_running_or_over(panel), timeout=TIMEOUT_MS)
+        panel.clear()  # the viewer moved on
+        assert panel.model_input is None and view.overlay() is None
+        assert panel.lime.status_label.text() == "" and panel.lime.progress_bar.value() == 0
+        view.set_image(other.pixels)
+        panel.set_classification(classify_film(tiny_classifier, other))
+    assert finished.args == ["cancelled"]
+    assert panel.lime.status_label.text() == ""  # the old film's run says nothing here
+    assert panel.lime.explain_button.isEnabled()
+    qtbot.waitUntil(lambda: view.overlay() is not None, timeout=TIMEOUT_MS)  # its Grad-CAM
 
 
-def test_closing_while_lime_runs_waits_for_the_worker(panel, qtbot) -> None:
-    panel.apply_lime_settings({"num_samples": 5000})
-    panel.explain_button.click()
-    worker = panel.lime_worker
+def test_closing_while_lime_runs_cancels_it(panel, qtbot) -> None:
+    panel.apply_lime_settings(LimeSettings(num_samples=5000))
+    panel.lime.explain_button.click()
+    request = panel.lime.request
     qtbot.waitUntil(lambda: lime_running_or_over(panel), timeout=TIMEOUT_MS)
-    assert panel.lime_worker is worker, panel.lime_status.text()  # still running
-    panel.close()
-    assert not worker.is_running() and worker.abort_requested
+    assert panel.lime.request is request, panel.lime.status_label.text()  # still running
+    with qtbot.waitSignal(request.finished, timeout=TIMEOUT_MS):
+        with qtbot.waitSignal(request.cancelled, timeout=TIMEOUT_MS):
+            panel.close()
+    assert request.is_cancelled and request.is_done
 
 
 def test_feature_maps_grid(panel, qtbot, tiny_classifier) -> None:
+    maps_box = panel.feature_maps
     layers = list(explain.feature_map_layers(tiny_classifier))
-    assert [panel.layer_combo.itemText(i) for i in range(panel.layer_combo.count())] == layers
-    panel.layer_combo.setCurrentText(layers[0])
+    assert [maps_box.layer_combo.itemText(i) for i in range(maps_box.layer_combo.count())] == layers
+    maps_box.layer_combo.setCurrentText(layers[0])
     with qtbot.waitSignal(panel.featureMapsReady, timeout=TIMEOUT_MS):
-        panel.feature_check.setChecked(True)
-    maps = panel.current_feature_maps()
+        maps_box.check.setChecked(True)
+    maps = maps_box.current_maps()
     height, width, count = maps.shape
     tiles = min(count, 64)
     cols = int(np.ceil(np.sqrt(tiles)))
     rows = int(np.ceil(tiles / cols))
-    assert panel.feature_view.pixels.shape == (rows * (height + 2) - 2, cols * (width + 2) - 2)
-    assert panel.channel_spin.maximum() == count - 1
-    panel.channel_spin.setValue(3)
-    assert panel.feature_view.pixels.shape == (height, width)
+    assert maps_box.view.pixels.shape == (rows * (height + 2) - 2, cols * (width + 2) - 2)
+    assert maps_box.channel_spin.maximum() == count - 1
+    maps_box.channel_spin.setValue(3)
+    assert maps_box.view.pixels.shape == (height, width)
+    expected = explain.feature_maps(tiny_classifier, panel.model_input, layers[0])
+    assert np.allclose(maps, expected, atol=1e-4)
 
 
-def test_what_the_model_sees(panel) -> None:
+def test_what_the_model_sees(panel, tiny_classifier) -> None:
     panel.model_input_check.setChecked(True)
     shown = panel.model_input_view.pixels
     assert shown.shape == (224, 224)
     assert np.array_equal(shown, np.rint(panel.model_input[..., 0]).astype(np.uint8))
     assert "standardises" in panel.model_input_check.toolTip()
+    panel.clear()
+    assert not panel.model_input_view.has_image()
 
 
-def test_waits_for_the_model_then_explains(qtbot, view, tiny_classifier, tmp_path) -> None:
-    panel = ExplainPanel(None, view, settings={"num_samples": "2000", "num_features": "x"})
+def test_waits_for_the_model_then_explains(qtbot, view, loading_inference, tiny_classifier,
+                                           tmp_path) -> None:
+    panel = ExplainPanel(loading_inference, view, settings=LimeSettings(2000, 8))
     qtbot.addWidget(panel)
-    assert panel.lime_settings() == {"num_samples": 2000, "num_features": 8}
+    assert panel.lime_settings() == LimeSettings(2000, 8)
+    assert panel.status_label.text() == "model loading…" and panel.model_input is None
+    assert not panel.lime.explain_button.isEnabled()
+    assert not panel.feature_maps.check.isEnabled()
+    loading_inference.set_classifier(tiny_classifier)
+    assert panel.feature_maps.check.isEnabled() and panel.status_label.text() == ""
+    assert not panel.lime.explain_button.isEnabled()  # nothing classified to explain yet
     image = film(tmp_path, "film.png", pneumonia=False)
     view.set_image(image.pixels)
-    panel.set_image(image, model_input(tiny_classifier, image))
-    assert panel.status_label.text() == "model loading…"
-    assert not panel.explain_button.isEnabled() and not panel.feature_check.isEnabled()
-    panel.set_classifier(tiny_classifier)
-    assert panel.explain_button.isEnabled()
+    panel.set_classification(classify_film(tiny_classifier, image))
+    assert panel.lime.explain_button.isEnabled()
     qtbot.waitUntil(lambda: view.overlay() is not None, timeout=TIMEOUT_MS)

@@ -51,7 +51,7 @@ def test_window_shows_before_the_model_and_then_reports_device(
     with qtbot.waitSignal(window.modelReady, timeout=120_000) as ready:
         window.start_loading_model()
     [classifier] = ready.args
-    assert window.classifier is classifier
+    assert window.classifier is classifier and window.inference.classifier is classifier
     assert window.device_label.text() == f"Device: {classifier.device}"
     assert window.model_label.text() == f"Model cnn_deep_aug {classifier.card.version}"
 
@@ -89,11 +89,12 @@ def test_closing_saves_preferences_and_stops_a_running_scan(
     qtbot, tiny_models_dir, tmp_path, preferences, films
 ):
     window = _ready_window(qtbot, tiny_models_dir, tmp_path, preferences)
-    window.viewer_tab.explain_panel.apply_lime_settings({"num_samples": 300, "num_features": 5})
+    window.viewer_tab.explain_panel.apply_lime_settings(LimeSettings(300, 5))
     window.batch_tab.start_scan(films, batch_size=1)
     window.viewer_tab.open_path(films / "0.png")
     window.close()
     assert not window.batch_tab.is_scanning and running_workers() == []
+    assert not window.inference.is_running  # the inference thread has ended
     reread = Preferences(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     assert reread.window_geometry is not None
     assert reread.lime == LimeSettings(300, 5)

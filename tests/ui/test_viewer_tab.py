@@ -1,9 +1,11 @@
 """ViewerTab over the real tiny classifier: verdict, broken files, folder navigation, the model
-arriving late, window/level sliders, DICOM tags."""
+arriving late (and the film then explained on the model's own input), window/level sliders,
+DICOM tags, the case PDF."""
 
 from __future__ import annotations
 
 import re
+import threading
 
 import numpy as np
 import pydicom
@@ -11,7 +13,8 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from pneumo_desktop.core.imaging import ImageLoadError, load_image
+from pneumo_desktop.core.imaging import ImageLoadError, load_image, to_model_input
+from pneumo_desktop.core.inference import Priority
 from pneumo_desktop.ui.image_view import DEFAULT_LEVEL, DEFAULT_WIDTH
 from pneumo_desktop.ui.viewer_tab import ViewerTab, folder_images
 from tests.conftest import synthetic_xray
@@ -34,17 +37,18 @@ def folder(tmp_path):
 
 
 @pytest.fixture
-def tab(qtbot, tiny_classifier) -> ViewerTab:
-    widget = ViewerTab(tiny_classifier)
+def tab(qtbot, inference) -> ViewerTab:
+    widget = ViewerTab(inference)
     qtbot.addWidget(widget)
     widget.resize(1000, 700)
     return widget
 
 
-def open_and_wait(qtbot, tab: ViewerTab, path) -> None:
-    with qtbot.waitSignal(tab.imageLoaded, timeout=TIMEOUT_MS) as loaded:
+def open_and_wait(qtbot, tab: ViewerTab, path, until: str = "classified") -> None:
+    """Open ``path`` and wait for its verdict (``until="imageLoaded"``: for the film only)."""
+    with qtbot.waitSignal(getattr(tab, until), timeout=TIMEOUT_MS) as shown:
         tab.open_path(path)
-    assert loaded.args == [str(path)]
+    assert shown.args == [str(path)]
 
 
 def test_folder_images_sorted_case_insensitively(folder) -> None:
@@ -119,33 +123,64 @@ def test_page_down_key_goes_to_the_next_image(qtbot, tab, folder) -> None:
     assert loaded.args == [str(folder / "a.png")]
 
 
-def test_model_arriving_later(qtbot, folder, tiny_classifier) -> None:
-    tab = ViewerTab(None)
+def test_a_film_opened_before_the_model_is_explained_on_the_models_own_input(
+    qtbot, loading_inference, folder, tiny_classifier
+) -> None:
+    tab = ViewerTab(loading_inference)
     qtbot.addWidget(tab)
-    open_and_wait(qtbot, tab, folder / "a.png")
+    open_and_wait(qtbot, tab, folder / "a.png", until="imageLoaded")
     assert tab.verdict_label.text() == "model loading…" and tab.image_view.has_image()
-    assert not tab.explain_panel.explain_button.isEnabled()
-    tab.set_classifier(tiny_classifier)
-    qtbot.waitUntil(lambda: tab.verdict_label.text() in VERDICTS, timeout=TIMEOUT_MS)
+    panel = tab.explain_panel
+    assert tab.classification is None and panel.model_input is None
+    assert panel.status_label.text() == "model loading…"
+    assert not panel.lime.explain_button.isEnabled() and not tab.case_pdf_button.isEnabled()
+    with qtbot.waitSignal(tab.classified, timeout=TIMEOUT_MS):
+        loading_inference.set_classifier(tiny_classifier)
+    assert tab.verdict_label.text() in VERDICTS
     assert tab.probability_label.text().startswith("P(pneumonia) = ")
-    assert tab.explain_panel.explain_button.isEnabled()
+    film = load_image(folder / "a.png")
+    assert np.array_equal(panel.model_input, tiny_classifier.prepare(film))
+    # The model equalises its input: the plain resized film is not what it classified.
+    assert not np.array_equal(panel.model_input, to_model_input(film))
+    assert panel.lime.explain_button.isEnabled() and tab.case_pdf_button.isEnabled()
+    qtbot.waitUntil(lambda: tab.image_view.overlay() is not None, timeout=TIMEOUT_MS)
+
+
+def test_a_film_left_behind_gets_no_verdict(qtbot, tab, inference, folder) -> None:
+    """Paging on before a film's classification ran cancels it: only the last film's
+    verdict is shown, and explained."""
+    seen = []
+    tab.classified.connect(seen.append)
+    busy = threading.Event()  # holds the inference thread, so a.png's request waits queued
+    inference.submit(lambda classifier: busy.wait(30), priority=Priority.INTERACTIVE)
+    for name in ("a.png", "B.png"):
+        with qtbot.waitSignal(tab.imageLoaded, timeout=TIMEOUT_MS):
+            tab.open_path(folder / name)
+    with qtbot.waitSignal(tab.classified, timeout=TIMEOUT_MS):
+        busy.set()
+    qtbot.wait(100)  # a late verdict for a.png would have arrived by now
+    assert seen == [str(folder / "B.png")] and tab.current_path == str(folder / "B.png")
+    film = load_image(folder / "B.png")
+    assert np.array_equal(tab.explain_panel.model_input, tab.classification.model_input)
+    assert np.array_equal(tab.classification.model_input, inference.classifier.prepare(film))
 
 
 def test_sliders_change_the_display_only_and_reset(qtbot, tab, folder) -> None:
     open_and_wait(qtbot, tab, folder / "a.png")
     view = tab.image_view
     data = view.pixels.copy()
-    tab.brightness_slider.setValue(40)
-    tab.contrast_slider.setValue(50)
+    controls = tab.window_level
+    controls.brightness_slider.setValue(40)
+    controls.contrast_slider.setValue(50)
     level, width = view.window_level()
     assert level == pytest.approx(DEFAULT_LEVEL - 40) and width == pytest.approx(127.5)
     assert not np.array_equal(view.displayed_pixels(), data)
     assert np.array_equal(view.pixels, data)
     view.set_window_level(DEFAULT_LEVEL, DEFAULT_WIDTH * 4)  # e.g. a right-drag
-    assert tab.contrast_slider.value() == -100 and tab.brightness_slider.value() == 0
-    tab.reset_window_level()
+    assert controls.contrast_slider.value() == -100 and controls.brightness_slider.value() == 0
+    controls.reset_button.click()
     assert view.window_level() == (DEFAULT_LEVEL, DEFAULT_WIDTH)
-    assert np.array_equal(view.displayed_pixels(), data) and tab.contrast_slider.value() == 0
+    assert np.array_equal(view.displayed_pixels(), data) and controls.contrast_slider.value() == 0
 
 
 def test_dicom_tags_are_shown(qtbot, tab, tmp_path) -> None:
@@ -190,11 +225,12 @@ def test_case_pdf_of_the_shown_film(qtbot, tab, folder) -> None:
     qtbot.waitUntil(lambda: not tab.case_pdf_button.isEnabled(), timeout=TIMEOUT_MS)
 
 
-def test_case_pdf_waits_for_the_model(qtbot, folder, tiny_classifier) -> None:
-    widget = ViewerTab(None)
+def test_case_pdf_waits_for_the_model(qtbot, folder, loading_inference, tiny_classifier) -> None:
+    widget = ViewerTab(loading_inference)
     qtbot.addWidget(widget)
-    open_and_wait(qtbot, widget, folder / "a.png")
+    open_and_wait(qtbot, widget, folder / "a.png", until="imageLoaded")
     assert not widget.case_pdf_button.isEnabled()
     assert not widget.export_case_pdf(folder / "a.pdf") and not (folder / "a.pdf").exists()
-    widget.set_classifier(tiny_classifier)
+    with qtbot.waitSignal(widget.classified, timeout=TIMEOUT_MS):
+        loading_inference.set_classifier(tiny_classifier)
     assert widget.case_pdf_button.isEnabled()

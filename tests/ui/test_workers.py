@@ -1,5 +1,5 @@
-"""The workers: signals in order, errors reported, the registry of running workers, and the
-model safe on pool threads."""
+"""The workers: signals in order, errors reported, the registry of running workers; and the
+model loaded and called on the inference thread in a fresh process."""
 
 import subprocess
 import sys
@@ -127,37 +127,40 @@ def test_a_queued_worker_taken_back_never_runs(qtbot):
     assert busy.wait(10) and pool.waitForDone(10_000) and ran == []
 
 
-def test_model_loaded_and_first_called_on_pool_threads_does_not_crash(tiny_models_dir):
-    """The app loads TensorFlow from one worker and classifies on pool threads; when TensorFlow
-    started on a pool thread, the next job on that thread died with a segmentation fault.
-    A fresh process, so nothing is warm; three calls, so pool threads are reused."""
+def test_the_model_is_loaded_and_called_on_the_inference_thread(tiny_models_dir):
+    """The app's own path, in a fresh process (nothing warm): the model loaded by the service
+    on the inference thread, then three films classified there, as the viewer asks."""
     script = textwrap.dedent(
         f"""
         import os
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
         import numpy as np
         from PySide6.QtCore import QCoreApplication, QEventLoop
+        from pneumo_desktop.core.inference import classify_film
+        from pneumo_desktop.ui.inference_service import InferenceService
         from pneumo_desktop.ui.main_window import load_classifier
-        from pneumo_desktop.ui.workers import FunctionWorker
 
         app = QCoreApplication([])
 
-        def run(fn, *args):
-            worker, out = FunctionWorker(fn, *args), {{}}
-            worker.signals.returned.connect(lambda value: out.setdefault("value", value))
+        def wait(request):
+            out = {{}}
+            request.returned.connect(lambda value: out.setdefault("value", value))
+            request.errored.connect(lambda error: out.setdefault("value", error))
             loop = QEventLoop()
-            worker.signals.finished.connect(loop.quit)
-            worker.start()
+            request.finished.connect(loop.quit)
             loop.exec()
             return out["value"]
 
-        classifier = run(load_classifier, {str(tiny_models_dir)!r})
-        film = np.random.default_rng(0).uniform(0, 255, (224, 224, 1)).astype("float32")
+        service = InferenceService()
+        wait(service.load(load_classifier, {str(tiny_models_dir)!r}))
+        film = np.random.default_rng(0).uniform(0, 255, (300, 240)).astype("uint8")
         for _ in range(3):
-            print("label", run(classifier.classify, film).verdict)
+            print("label", wait(service.submit(classify_film, film)).prediction.verdict)
+        assert service.shutdown(30)
         """
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert len([line for line in done.stdout.splitlines() if line.startswith("label ")]) == 3
     assert "label NORMAL" in done.stdout or "label PNEUMONIA" in done.stdout
