@@ -46,7 +46,12 @@ def configured(tmp_path, monkeypatch):
     runtime.reset()
 
 
-def test_configure_logs_to_a_file_in_the_log_dir_and_reset_undoes_it(configured, tmp_path):
+def test_configure_logs_to_a_file_in_the_log_dir_and_reset_undoes_it(tmp_path, monkeypatch):
+    monkeypatch.setenv(runtime.LOG_DIR_VARIABLE, str(tmp_path / "logs"))
+    runtime.reset()  # an earlier test's configuration (a CLI run in-process) undone first
+    hooks_before = sys.excepthook, threading.excepthook
+    configured = runtime.configure("pneumo-test", gui=False)
+    assert (sys.excepthook, threading.excepthook) != hooks_before  # its own hooks, now
     assert configured == tmp_path / "logs" / "pneumo-test.log"
     assert runtime.current_log_file() == configured
     assert all(os.environ[name] for name in runtime.ENVIRONMENT)
@@ -55,7 +60,7 @@ def test_configure_logs_to_a_file_in_the_log_dir_and_reset_undoes_it(configured,
     runtime.reset()
     assert runtime.current_log_file() is None
     assert len(logging.getLogger().handlers) < handlers_before_reset
-    assert sys.excepthook is not runtime._log_uncaught
+    assert (sys.excepthook, threading.excepthook) == hooks_before
     text = configured.read_text(encoding="utf-8")
     assert "pneumo-test 0.1.0 starting" in text and "a line for the clinic's log" in text
 

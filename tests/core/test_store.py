@@ -1,6 +1,7 @@
 import csv
 import sqlite3
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -170,15 +171,14 @@ def test_a_changed_file_is_scanned_again(folder, tmp_path, tiny_classifier):
 
 
 def test_resume_refuses_a_scan_made_with_another_model(folder, tmp_path, tiny_classifier):
+    # A card as the store reads it, of another model (its sha256 in either card layout).
+    other = SimpleNamespace(name="other", version="1.0.0", threshold=0.5, sha256="abc",
+                            data={"sha256": "abc"})
     with ResultStore(tmp_path / "r.sqlite3") as store:
-        with store._db:
-            store._db.execute(
-                "INSERT INTO scans (id, folder, started, model_name, model_sha256)"
-                " VALUES (7, ?, 'now', 'other', 'abc')",
-                (str(folder),),
-            )
+        scan_id = store.start_scan(folder, other, total_files=3)
+        assert store.scan_model_sha256(scan_id) == "abc"
         with pytest.raises(ResumeError, match="another model"):
-            list(run_scan(store, tiny_classifier, resume_scan_id=7))
+            list(run_scan(store, tiny_classifier, resume_scan_id=scan_id))
         with pytest.raises(ResumeError, match="no scan 99"):
             list(run_scan(store, tiny_classifier, resume_scan_id=99))
 
