@@ -1,11 +1,15 @@
 """The Batch tab: scan a folder overnight, then work down the worklist in the morning.
 
 The tab wires controls to the parts that do the work: :class:`ScanController` runs the scan
-(and owns its thread), :class:`ReviewPanel` applies the review rules to the selected row, and
-:class:`WorklistExports` writes the CSV and the PDF report, and the tab's own
-:class:`ResultStore` (on the GUI thread) reads results and saves review marks.
+(and owns its thread), :class:`WorklistView` shows the results and saves review marks (its
+:class:`ReviewPanel` applies the review rules), :class:`WorklistExports` writes the CSV and the
+PDF report, and the tab's own :class:`ResultStore` (on the GUI thread) reads results.
 Every result is committed before the table shows it, so a crash or a closed window loses
 nothing, and a stopped scan can be resumed.
+
+The viewer steps through the worklist's order (:meth:`BatchTab.worklist_paths`,
+``worklistOrderChanged``), selects a film in it (:meth:`BatchTab.select_path`) and saves its
+review bar's marks through :meth:`BatchTab.save_review`.
 """
 
 from __future__ import annotations
@@ -14,40 +18,30 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from pneumo_desktop.core.batch import ScanProgress
-from pneumo_desktop.core.results import ScanState, StoredResult, Verdict
+from pneumo_desktop.core.results import ScanState, StoredResult
 from pneumo_desktop.core.scan import DEFAULT_BATCH_SIZE
 from pneumo_desktop.core.store import ResultStore
 from pneumo_desktop.ui.controls import push_button, row
 from pneumo_desktop.ui.inference_service import InferenceService
-from pneumo_desktop.ui.results_model import (
-    COL_FILE,
-    COL_PROBABILITY,
-    COL_VERDICT,
-    FILTERS,
-    ResultsFilterProxy,
-    ResultsTableModel,
-)
-from pneumo_desktop.ui.review_panel import ReviewEdit, ReviewPanel
+from pneumo_desktop.ui.review_panel import ReviewEdit
 from pneumo_desktop.ui.scan_controller import ScanController
 from pneumo_desktop.ui.scan_history import ScanHistoryBox
 from pneumo_desktop.ui.worklist_exports import WorklistExports
+from pneumo_desktop.ui.worklist_view import WorklistView
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +59,10 @@ class BatchTab(QWidget):
     scanFinished = Signal(int, str)  # noqa: N815 - scan id (-1 if none began), complete|cancelled|error
     openRequested = Signal(str)  # noqa: N815 - the path to show in the viewer
     reportWritten = Signal(str)  # noqa: N815 - the PDF report's path, once written
+    #: The films the worklist shows, or their order, changed (see :meth:`worklist_paths`).
+    worklistOrderChanged = Signal()  # noqa: N815 - Qt naming
+    currentPathChanged = Signal(str)  # noqa: N815 - the selected film ("" for none)
+    reviewSaved = Signal(str)  # noqa: N815 - a film's review mark or note was stored
 
     def __init__(self, inference: InferenceService, db_path: Path,
                  parent: QWidget | None = None) -> None:
@@ -79,15 +77,18 @@ class BatchTab(QWidget):
         self.exports = WorklistExports(inference, self._store, self)
         #: Asked before resuming an unfinished scan; tests replace it to avoid a modal box.
         self.confirm: Callable[[str], bool] = self._ask
-        self.model = ResultsTableModel(parent=self)
-        self.proxy = ResultsFilterProxy(self)
-        self.proxy.setSourceModel(self.model)
+        self.worklist = WorklistView(self._store, self)
         self._build_ui()
         self.scan_controller.started.connect(self._on_scan_started)
         self.scan_controller.progressed.connect(self._on_scan_progressed)
         self.scan_controller.finished.connect(self._on_scan_finished)
         self.scan_controller.failed.connect(self._on_scan_failed)
         self.exports.message.connect(self._say)
+        self.worklist.message.connect(self._say)
+        self.worklist.openRequested.connect(self.openRequested)
+        self.worklist.orderChanged.connect(self.worklistOrderChanged)
+        self.worklist.currentPathChanged.connect(self.currentPathChanged)
+        self.worklist.reviewSaved.connect(self.reviewSaved)
         self.exports.reportWritten.connect(self.reportWritten)
         self.exports.busyChanged.connect(self._update_actions)
         inference.classifierReady.connect(self._update_actions)
@@ -119,34 +120,8 @@ class BatchTab(QWidget):
         self.message_label = QLabel(self, objectName="message_label")
         self.message_label.setWordWrap(True)
         self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.filter_combo = QComboBox(self, objectName="filter_combo")
-        self.filter_combo.addItems(FILTERS)
-        self.filter_combo.currentTextChanged.connect(self.proxy.set_filter)
-        self.summary_label = QLabel(self, objectName="summary_label")
-        filters = row("Show:", self.filter_combo, None, self.summary_label)
-
-        self.table = QTableView(self, objectName="results_table")
-        self.table.setModel(self.proxy)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(COL_PROBABILITY, Qt.SortOrder.DescendingOrder)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setColumnWidth(COL_FILE, 260)
-        self.table.setColumnWidth(COL_VERDICT, 190)  # "PNEUMONIA (bacteria?)" on one line
-        # activated = double-click or Enter/Return (per the platform's style)
-        self.table.activated.connect(self._on_activated)
-        self.table.selectionModel().currentRowChanged.connect(self._show_review)
-
-        self.review_panel = ReviewPanel(self)
-        self.review_panel.add_shortcuts(self)
-        self.review_panel.reviewChanged.connect(self._save_review)
-
         layout = QVBoxLayout(self)
-        for part in (top, self.progress_bar, self.message_label, filters, self.table,
-                     self.review_panel):
+        for part in (top, self.progress_bar, self.message_label, self.worklist):
             (layout.addLayout if isinstance(part, QHBoxLayout) else layout.addWidget)(part)
 
     # Public state ------------------------------------------------------------------------
@@ -161,6 +136,29 @@ class BatchTab(QWidget):
     @property
     def is_scanning(self) -> bool:
         return self.scan_controller.is_running
+
+    # The worklist's order and selection, for the viewer ----------------------------------
+    def worklist_paths(self) -> list[str]:
+        """The films of the shown scan in the order the worklist shows them (after its sort
+        and filter); ``worklistOrderChanged`` tells when that changes."""
+        return self.worklist.paths()
+
+    def select_path(self, path: str) -> bool:
+        """Select ``path`` in the worklist; False when the worklist does not show it."""
+        return self.worklist.select_path(path)
+
+    def current_result(self) -> StoredResult | None:
+        """The selected row (None when nothing is selected)."""
+        return self.worklist.current_result()
+
+    def result_for_path(self, path: str) -> StoredResult | None:
+        """The shown scan's result for ``path``, with its review (None if it has none)."""
+        return self.worklist.result_for_path(path)
+
+    def save_review(self, edit: ReviewEdit) -> bool:
+        """Store a review mark or note of a film of the shown scan, as the worklist's own
+        controls do (``reviewSaved`` follows); False, with a message, if it was not saved."""
+        return self.worklist.save_review(edit)
 
     # Scanning ----------------------------------------------------------------------------
     def start_scan(self, folder: Path, *, batch_size: int = DEFAULT_BATCH_SIZE) -> bool:
@@ -218,7 +216,7 @@ class BatchTab(QWidget):
             return False
         self._previous_scan_id = self._scan_id
         if resume_scan_id is None:
-            self.model.clear()
+            self.worklist.show_results(None, [])
             self._scan_id, self._scan_state = None, ScanState.RUNNING
         self.scan_controller.start(folder, resume_scan_id=resume_scan_id, batch_size=batch_size)
         self._say(f"Scanning {folder}…" if folder else f"Resuming scan {resume_scan_id}…")
@@ -229,14 +227,14 @@ class BatchTab(QWidget):
     # The scan controller's signals -------------------------------------------------------
     def _on_scan_started(self, item: ScanProgress) -> None:
         self._scan_id, self._scan_state = item.scan_id, ScanState.RUNNING
+        self.worklist.set_scan_id(item.scan_id)
         self.progress_bar.setRange(0, max(item.total, 1))
         self._show_progress(item)
         self.refresh_scans()
         self.scanStarted.emit(item.scan_id)
 
     def _on_scan_progressed(self, item: ScanProgress) -> None:
-        self.model.upsert(StoredResult.from_scan(item.result))
-        self._update_summary()
+        self.worklist.add_result(StoredResult.from_scan(item.result))
         self._show_progress(item)
 
     def _show_progress(self, item: ScanProgress) -> None:
@@ -251,7 +249,7 @@ class BatchTab(QWidget):
         if scan_id >= 0:
             self._scan_state = self._store.scan(scan_id).state
             self.progress_bar.setRange(0, max(self.progress_bar.maximum(), 1))
-            counts = self.model.summary()
+            counts = self.worklist.model.summary()
             errors = (f", {counts['errors']} not classified (unreadable or not an X-ray)"
                       if counts["errors"] else "")
             self._say(f"Scan {state}: {counts['total']} images{errors}." if counts["total"]
@@ -286,53 +284,19 @@ class BatchTab(QWidget):
             self._say(str(error.args[0]), error=True)
             return False
         self._scan_id, self._scan_state = info.id, info.state
-        self.model.set_results(self._store.results(scan_id))
+        self.worklist.show_results(info.id, self._store.results(scan_id))
         total = info.total_files or 0
         self.progress_bar.setRange(0, max(total, 1))
         self.progress_bar.setValue(info.done_files)
         self.progress_bar.setFormat(f"{info.done_files} / {total} images")
         self._say(f"Scan #{info.id} of {info.folder} ({info.state}).")
         self.refresh_scans()
-        self._update_summary()
         self._update_actions()
-        self._show_review()
         return True
 
     def _resume_current(self) -> None:
         if self._scan_id is not None:
             self.resume_scan(self._scan_id)
-
-    # Review ------------------------------------------------------------------------------
-    def current_result(self) -> StoredResult | None:
-        """The selected row (None when nothing is selected)."""
-        index = self.table.currentIndex()
-        if not index.isValid():
-            return None
-        return self.model.result_at(self.proxy.mapToSource(index).row())
-
-    def _show_review(self, *_args) -> None:
-        self.review_panel.set_result(self.current_result())
-
-    def _save_review(self, edit: ReviewEdit) -> None:
-        if self._scan_id is None:
-            return
-        mark = edit.review
-        try:
-            self._store.set_review(self._scan_id, edit.path, mark.mark, mark.corrected_label,
-                                   edit.note)
-        except Exception as error:  # shown to the user, never a traceback
-            log.exception("saving the review of %s failed", edit.path)
-            self._say(f"The mark could not be saved: {error}", error=True)
-            return
-        self.model.update_review(edit.path, mark.mark, mark.corrected_label, edit.note)
-        self._update_summary()
-        shown = self.review_panel.result
-        if shown is not None and shown.path == edit.path:
-            self.review_panel.set_result(self.model.result_at(self.model.row_for_path(edit.path)))
-
-    def _on_activated(self, index: QModelIndex) -> None:
-        if index.isValid():
-            self.openRequested.emit(self.model.result_at(self.proxy.mapToSource(index).row()).path)
 
     # Helpers -----------------------------------------------------------------------------
     def _choose_folder(self) -> None:
@@ -352,14 +316,6 @@ class BatchTab(QWidget):
     def _say(self, text: str, error: bool = False) -> None:
         self.message_label.setText(text)
         self.message_label.setStyleSheet("color: #b00020;" if error else "")
-
-    def _update_summary(self) -> None:
-        counts = self.model.summary()
-        self.summary_label.setText(
-            f"{Verdict.PNEUMONIA} {counts[Verdict.PNEUMONIA]} · "
-            f"{Verdict.NORMAL} {counts[Verdict.NORMAL]} · "
-            f"not classified {counts['errors']} · reviewed {counts['reviewed']} / {counts['total']}"
-        )
 
     def _update_actions(self) -> None:
         scanning, loaded = self.is_scanning, self._scan_id is not None

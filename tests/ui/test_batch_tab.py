@@ -71,12 +71,13 @@ def scan(qtbot, tab: BatchTab, folder: Path, **kwargs) -> list:
 
 
 def shown(tab: BatchTab, column: int, role=Qt.ItemDataRole.DisplayRole) -> list:
-    return [tab.proxy.index(row, column).data(role) for row in range(tab.proxy.rowCount())]
+    proxy = tab.worklist.proxy
+    return [proxy.index(row, column).data(role) for row in range(proxy.rowCount())]
 
 
 def select(tab: BatchTab, row: int) -> str:
-    tab.table.setCurrentIndex(tab.proxy.index(row, 0))
-    return tab.proxy.index(row, COL_FILE).data(Qt.ItemDataRole.ToolTipRole)
+    tab.worklist.table.setCurrentIndex(tab.worklist.proxy.index(row, 0))
+    return tab.worklist.proxy.index(row, COL_FILE).data(Qt.ItemDataRole.ToolTipRole)
 
 
 @pytest.fixture
@@ -90,19 +91,19 @@ def scanned(qtbot, inference, tmp_path, db_path):
 
 def test_scan_fills_worklist_most_suspicious_first(qtbot, scanned):
     tab, scan_id = scanned
-    assert tab.proxy.rowCount() == 7 and tab.current_scan_id == scan_id
+    assert tab.worklist.proxy.rowCount() == 7 and tab.current_scan_id == scan_id
     probabilities = shown(tab, COL_PROBABILITY, SORT_ROLE)
     assert probabilities[-1] is None  # the unreadable file, at the bottom
     assert probabilities[:-1] == sorted(probabilities[:-1], reverse=True)
     assert shown(tab, COL_PROBABILITY)[0] == f"{probabilities[0]:.3f}"
     status = shown(tab, COL_STATUS)[-1]
-    message = tab.proxy.index(6, COL_STATUS).data(Qt.ItemDataRole.ToolTipRole)
+    message = tab.worklist.proxy.index(6, COL_STATUS).data(Qt.ItemDataRole.ToolTipRole)
     assert status.startswith("error") and message and message in status
     assert tab.progress_bar.format().startswith("7 / 7 images")
-    summary = tab.summary_label.text()
+    summary = tab.worklist.summary_label.text()
     assert "not classified 1" in summary and "reviewed 0 / 7" in summary
     # Ascending order still keeps the error row last.
-    tab.table.sortByColumn(COL_PROBABILITY, Qt.SortOrder.AscendingOrder)
+    tab.worklist.table.sortByColumn(COL_PROBABILITY, Qt.SortOrder.AscendingOrder)
     ascending = shown(tab, COL_PROBABILITY, SORT_ROLE)
     assert ascending[:-1] == sorted(probabilities[:-1]) and ascending[-1] is None
 
@@ -111,12 +112,12 @@ def test_filters(scanned):
     tab, _ = scanned
     counts = {}
     for name in ("Errors", "PNEUMONIA", "NORMAL", "Unreviewed", "All"):
-        tab.filter_combo.setCurrentText(name)
-        counts[name] = tab.proxy.rowCount()
+        tab.worklist.filter_combo.setCurrentText(name)
+        counts[name] = tab.worklist.proxy.rowCount()
     assert counts["Errors"] == 1 and counts["All"] == 7 and counts["Unreviewed"] == 6
     assert counts["PNEUMONIA"] + counts["NORMAL"] == 6
-    verdicts = {tab.model.result_at(r).verdict for r in range(7)} - {None}
-    tab.filter_combo.setCurrentText(next(iter(verdicts)))
+    verdicts = {tab.worklist.model.result_at(r).verdict for r in range(7)} - {None}
+    tab.worklist.filter_combo.setCurrentText(next(iter(verdicts)))
     assert {row for row in shown(tab, 2)} == {next(iter(verdicts))}
 
 
@@ -127,23 +128,23 @@ def test_review_marks_saved_and_reloaded_and_exported(qtbot, scanned, inference,
         tab.show()
         tab.activateWindow()
     first = select(tab, 0)
-    tab.table.setFocus()
-    qtbot.keyClick(tab.table, Qt.Key.Key_A)  # the Agree shortcut
+    tab.worklist.table.setFocus()
+    qtbot.keyClick(tab.worklist.table, Qt.Key.Key_A)  # the Agree shortcut
     second = select(tab, 1)
-    prediction = tab.model.result_at(tab.model.row_for_path(second)).verdict
-    panel = tab.review_panel
+    prediction = tab.worklist.model.result_at(tab.worklist.model.row_for_path(second)).verdict
+    panel = tab.worklist.review_panel
     panel.disagree()
     qtbot.keyClicks(panel.note_edit, "see lateral")
     qtbot.keyClick(panel.note_edit, Qt.Key.Key_Return)
     assert shown(tab, COL_REVIEW)[:2] == [
         "✓ agree", f"✗ disagree → {'NORMAL' if prediction == 'PNEUMONIA' else 'PNEUMONIA'}"]
-    assert "reviewed 2 / 7" in tab.summary_label.text()
+    assert "reviewed 2 / 7" in tab.worklist.summary_label.text()
     third = select(tab, 2)  # the label combo: the model's own label means agree
-    own = tab.model.result_at(tab.model.row_for_path(third)).verdict
+    own = tab.worklist.model.result_at(tab.worklist.model.row_for_path(third)).verdict
     panel.set_corrected_label(own)
     assert shown(tab, COL_REVIEW)[2] == "✓ agree" and panel.label_combo.currentText() == own
     panel.clear_button.click()
-    assert shown(tab, COL_REVIEW)[2] == "" and "reviewed 2 / 7" in tab.summary_label.text()
+    assert shown(tab, COL_REVIEW)[2] == "" and "reviewed 2 / 7" in tab.worklist.summary_label.text()
 
     with ResultStore(db_path) as fresh:
         marks = {r.path: (r.review, r.corrected_label, r.note) for r in fresh.results(scan_id)}
@@ -153,10 +154,10 @@ def test_review_marks_saved_and_reloaded_and_exported(qtbot, scanned, inference,
 
     reopened = make_tab(qtbot, inference, db_path)
     assert reopened.load_scan(scan_id)
-    row = reopened.model.result_at(reopened.model.row_for_path(second))
+    row = reopened.worklist.model.result_at(reopened.worklist.model.row_for_path(second))
     assert (row.review, row.corrected_label, row.note) == marks[second]
-    reopened.filter_combo.setCurrentText("Unreviewed")
-    assert reopened.proxy.rowCount() == 4  # 6 readable films, 2 reviewed
+    reopened.worklist.filter_combo.setCurrentText("Unreviewed")
+    assert reopened.worklist.proxy.rowCount() == 4  # 6 readable films, 2 reviewed
 
     out = tmp_path / "export" / "worklist.csv"
     assert reopened.exports.write_csv(reopened.current_scan_id, out) == 7
@@ -176,14 +177,14 @@ def test_enter_and_double_click_request_open(qtbot, scanned):
     qtbot.waitExposed(tab)
     path = select(tab, 0)
     with qtbot.waitSignal(tab.openRequested, timeout=2000) as opened:
-        qtbot.keyClick(tab.table, Qt.Key.Key_Return)
+        qtbot.keyClick(tab.worklist.table, Qt.Key.Key_Return)
     assert opened.args == [path]
-    index = tab.proxy.index(2, COL_FILE)
-    centre = tab.table.visualRect(index).center()
+    index = tab.worklist.proxy.index(2, COL_FILE)
+    centre = tab.worklist.table.visualRect(index).center()
     with qtbot.waitSignal(tab.openRequested, timeout=2000) as opened:
         # QTest's double-click lacks the press before it, which the view needs to see
-        qtbot.mouseClick(tab.table.viewport(), Qt.MouseButton.LeftButton, pos=centre)
-        qtbot.mouseDClick(tab.table.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+        qtbot.mouseClick(tab.worklist.table.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+        qtbot.mouseDClick(tab.worklist.table.viewport(), Qt.MouseButton.LeftButton, pos=centre)
     assert opened.args == [index.data(Qt.ItemDataRole.ToolTipRole)]
 
 
@@ -193,13 +194,13 @@ def test_cancel_mid_scan(qtbot, make_inference, tiny_classifier, tmp_path, db_pa
     with qtbot.waitSignal(tab.scanFinished, timeout=60000) as finished:
         tab.start_scan(folder, batch_size=2)
         assert tab.cancel_button.isEnabled() and not tab.scan_button.isEnabled()
-        qtbot.waitUntil(lambda: tab.model.rowCount() >= 2, timeout=30000)
+        qtbot.waitUntil(lambda: tab.worklist.model.rowCount() >= 2, timeout=30000)
         tab.cancel_scan()
     scan_id, state = finished.args
-    assert state == "cancelled" and 2 <= tab.model.rowCount() < 60
+    assert state == "cancelled" and 2 <= tab.worklist.model.rowCount() < 60
     with ResultStore(db_path) as fresh:
         assert fresh.scan(scan_id).state == "cancelled"
-        assert len(fresh.results(scan_id)) == tab.model.rowCount()
+        assert len(fresh.results(scan_id)) == tab.worklist.model.rowCount()
     assert tab.scan_button.isEnabled() and tab.resume_button.isEnabled()
 
 
@@ -208,16 +209,16 @@ def test_close_during_scan_stops_worker_and_stays_resumable(qtbot, make_inferenc
     folder = write_films(tmp_path / "many", 60)
     tab = make_tab(qtbot, make_inference(SlowClassifier(tiny_classifier)), db_path)
     tab.start_scan(folder, batch_size=2)
-    qtbot.waitUntil(lambda: tab.model.rowCount() >= 2, timeout=30000)
+    qtbot.waitUntil(lambda: tab.worklist.model.rowCount() >= 2, timeout=30000)
     worker = tab.scan_controller.worker
     assert worker in running_workers()
     with qtbot.waitSignal(tab.scanFinished, timeout=5000) as finished:
         tab.close()
     assert finished.args[1] == "cancelled" and not tab.is_scanning
     assert worker.join(0) and worker not in running_workers()  # its thread is done
-    shown_rows = tab.model.rowCount()
+    shown_rows = tab.worklist.model.rowCount()
     qtbot.wait(200)  # late queued signals from the stopped run are ignored
-    assert tab.model.rowCount() == shown_rows
+    assert tab.worklist.model.rowCount() == shown_rows
     with ResultStore(db_path) as fresh:
         [unfinished] = fresh.unfinished_scans()
         assert unfinished.id == finished.args[0] and 0 < unfinished.done_files < 60
@@ -237,7 +238,7 @@ def test_offer_resume_completes_without_duplicates(qtbot, inference, tiny_classi
     tab.confirm = lambda question: questions.append(question) or True
     with qtbot.waitSignal(tab.scanFinished, timeout=60000) as finished:
         assert tab.offer_resume()
-        assert tab.model.rowCount() == 3  # the earlier results are shown first
+        assert tab.worklist.model.rowCount() == 3  # the earlier results are shown first
     assert finished.args == [scan_id, "complete"]
     assert questions == [f"A scan of {folder.resolve()} stopped after 3 of 9 images. Resume it?"]
     with sqlite3.connect(db_path) as db:
@@ -246,7 +247,7 @@ def test_offer_resume_completes_without_duplicates(qtbot, inference, tiny_classi
         ).fetchone()
         state = db.execute("SELECT state FROM scans WHERE id=?", (scan_id,)).fetchone()[0]
     assert (total, distinct, state) == (9, 9, "complete")
-    assert tab.model.rowCount() == 9
+    assert tab.worklist.model.rowCount() == 9
 
 
 def test_declined_resume_is_not_asked_again(qtbot, inference, tiny_classifier, tmp_path, db_path):
@@ -314,3 +315,40 @@ def test_pdf_report_failure_is_shown_and_needs_a_scan_and_model(qtbot, scanned, 
     assert not no_scan.exports.write_pdf(no_scan.current_scan_id, tmp_path / "x.pdf")
     assert "No scan" in no_scan.message_label.text()
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_worklist_order_and_selection_are_public(qtbot, scanned):
+    """What the viewer steps through: the paths in the order shown, told when it changes."""
+    tab, _ = scanned
+    order = tab.worklist_paths()
+    assert order == shown(tab, COL_FILE, Qt.ItemDataRole.ToolTipRole) and len(order) == 7
+    with qtbot.waitSignal(tab.worklistOrderChanged, timeout=2000):
+        tab.worklist.table.sortByColumn(COL_PROBABILITY, Qt.SortOrder.AscendingOrder)
+    assert tab.worklist_paths()[:-1] == list(reversed(order[:-1]))  # errors stay last
+    with qtbot.waitSignal(tab.currentPathChanged, timeout=2000) as selected:
+        assert tab.select_path(order[3])
+    assert selected.args == [order[3]] and tab.current_result().path == order[3]
+    with qtbot.waitSignal(tab.worklistOrderChanged, timeout=2000):
+        tab.worklist.filter_combo.setCurrentText("Errors")
+    assert tab.worklist_paths() == [order[-1]]
+    assert not tab.select_path(order[0])  # filtered out
+    assert not tab.select_path("/no/such/film.png")
+
+
+def test_a_review_saved_from_outside_shows_in_the_worklist(qtbot, scanned, db_path):
+    from pneumo_desktop.core import review
+    from pneumo_desktop.ui.review_panel import ReviewEdit
+
+    tab, scan_id = scanned
+    path = tab.worklist_paths()[0]
+    row = tab.result_for_path(path)
+    with qtbot.waitSignal(tab.reviewSaved, timeout=2000) as saved:
+        assert tab.save_review(ReviewEdit(path, review.agree(row), "from the viewer"))
+    assert saved.args == [path]
+    assert shown(tab, COL_REVIEW)[0] == "✓ agree"
+    assert tab.result_for_path(path).note == "from the viewer"
+    with ResultStore(db_path) as fresh:
+        stored = {r.path: r for r in fresh.results(scan_id)}[path]
+    assert (stored.review, stored.note) == ("agree", "from the viewer")
+    assert not tab.save_review(ReviewEdit("/elsewhere.png", review.CLEARED, None))
+    assert "not in the scan shown" in tab.message_label.text()

@@ -69,7 +69,7 @@ def test_a_file_argument_opens_the_viewer_and_a_folder_starts_a_scan(
         window.open_argument(str(films))
     assert finished.args[1] == "complete"
     assert window.tabs.currentWidget() is window.batch_tab
-    assert window.batch_tab.model.rowCount() == 6
+    assert window.batch_tab.worklist.model.rowCount() == 6
 
 
 def test_a_folder_given_before_the_model_is_ready_is_scanned_once_it_is(
@@ -82,7 +82,7 @@ def test_a_folder_given_before_the_model_is_ready_is_scanned_once_it_is(
     assert "starts when the model is ready" in window.statusBar().currentMessage()
     with qtbot.waitSignal(window.batch_tab.scanFinished, timeout=120_000):
         window.start_loading_model()
-    assert window.batch_tab.model.rowCount() == 6
+    assert window.batch_tab.worklist.model.rowCount() == 6
 
 
 def test_closing_saves_preferences_and_stops_a_running_scan(
