@@ -180,6 +180,7 @@ def _scan(args, classifier, db_path: Path) -> int:
     from .core.batch import ResumeError
     from .core.csv_export import write_csv
     from .core.results import Status
+    from .core.scan_lease import ScanLease
     from .core.store import ResultStore
     from .core.watch import FilmWatcher
 
@@ -195,8 +196,9 @@ def _scan(args, classifier, db_path: Path) -> int:
             scan_id = _scan_folder(args, store, classifier, stop, exporter)
         except ResumeError as error:
             return _fail(EXIT_USAGE, str(error))
-        if watcher is not None:
-            _watch(args, store, classifier, scan_id, watcher, stop, exporter)
+        if watcher is not None:  # the scan stays ours: no other process resumes it meanwhile
+            with ScanLease(store.path, scan_id):
+                _watch(args, store, classifier, scan_id, watcher, stop, exporter)
         results = store.results(scan_id)
         info = store.scan(scan_id)
     write_csv(args.out, results)

@@ -7,7 +7,8 @@ The scan policies live here, for ``pneumo-scan`` and the app alike:
   CANCELLED when the user's ``cancel`` stopped it, and otherwise leaves it RUNNING (a consumer
   that stopped early, the app closing, a crash, an error), to be resumed.
 * :class:`ScanProgress` carries this run's rate and ETA.
-* :func:`find_unfinished_scan` finds the scan of a folder to resume.
+* :func:`find_unfinished_scan` finds the scan of a folder to resume; a scan that another
+  live process is scanning (:mod:`.scan_lease`) is never resumed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from .results import ScanResult, ScanState, Status
 from .scan import DEFAULT_BATCH_SIZE, list_images, scan_files
+from .scan_lease import ScanLease, runner_text, running_elsewhere
 from .store import ResultStore, ScanInfo, model_sha256
 
 log = logging.getLogger(__name__)
@@ -58,8 +60,9 @@ class ScanProgress:
 
 
 def find_unfinished_scan(store: ResultStore, folder: Path) -> ScanInfo | None:
-    """The newest scan of ``folder`` left RUNNING (killed, crashed or closed mid-way), to be
-    resumed; None when there is none."""
+    """The newest scan of ``folder`` left RUNNING (killed, crashed or closed mid-way, or
+    running elsewhere: resuming that one raises :class:`ResumeError`); None when there is
+    none."""
     folder = str(Path(folder).resolve())
     return next((info for info in store.unfinished_scans() if info.folder == folder), None)
 
@@ -100,15 +103,17 @@ def run_scan(
     started, counts, state = time.monotonic(), Counter(), ScanState.RUNNING
     user_cancelled = cancel.is_set if cancel is not None else lambda: False
     try:
-        yield ScanProgress(scan_id, done, total, None)
-        with closing(scan_files(pending, classifier, batch_size=batch_size,
-                                cancel=cancel)) as results:
-            for result in results:
-                store.record(scan_id, result)
-                done += 1
-                counts[result.status] += 1
-                yield ScanProgress(scan_id, done, total, result, sum(counts.values()),
-                                   time.monotonic() - started)
+        # Held while this process scans: no other one resumes the scan meanwhile.
+        with ScanLease(store.path, scan_id):
+            yield ScanProgress(scan_id, done, total, None)
+            with closing(scan_files(pending, classifier, batch_size=batch_size,
+                                    cancel=cancel)) as results:
+                for result in results:
+                    store.record(scan_id, result)
+                    done += 1
+                    counts[result.status] += 1
+                    yield ScanProgress(scan_id, done, total, result, sum(counts.values()),
+                                       time.monotonic() - started)
         state = ScanState.CANCELLED if user_cancelled() and done < total else ScanState.COMPLETE
     except GeneratorExit:  # the consumer stopped early
         if done >= total:
@@ -128,6 +133,8 @@ def _resumable(store: ResultStore, classifier, scan_id: int) -> tuple[int, list[
         info = store.scan(scan_id)
     except KeyError:
         raise ResumeError(f"there is no scan {scan_id} to resume") from None
+    if running_elsewhere(info):
+        raise ResumeError(f"scan {scan_id} is {runner_text(info)}; it is not resumed here")
     if info.model_name and store.scan_model_sha256(scan_id) not in (
         None, model_sha256(classifier.card)
     ):

@@ -2,7 +2,13 @@
 
 The columns of earlier versions come first and keep their names (``prediction`` is the
 verdict at the operating threshold); each verdict then says which threshold made it
-(``threshold``, ``threshold_source``) and its triage ``band``.
+(``threshold``, ``threshold_source``) and its triage ``band``. A DICOM film's patient and study
+follow (empty for other files), then the radiologist's review and note.
+
+``anonymise`` leaves out the columns that identify the patient: ``patient_id``,
+``patient_name`` and ``study_uid`` (a UID leads back to the patient in the PACS). The age and
+the study date stay: a reader needs them, and neither names anyone alone. File paths and free
+notes are kept as they are: whoever shares an anonymised file checks those.
 """
 
 from __future__ import annotations
@@ -14,14 +20,22 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from .results import ScanResult
+from .results import PatientStudy, ScanResult
 
 CSV_COLUMNS = (
     "path", "status", "probability", "prediction", "message", "reason", "subtype",
     "subtype_probability", "threshold", "threshold_source", "band",
 )
-
+PATIENT_COLUMNS = ("patient_id", "patient_name", "patient_age", "study_date", "study_uid")
+#: The columns ``anonymise`` leaves out.
+IDENTIFYING_COLUMNS = ("patient_id", "patient_name", "study_uid")
 REVIEW_COLUMNS = ("review", "corrected_label", "note")
+
+
+def csv_columns(*, anonymise: bool = False) -> tuple[str, ...]:
+    """The header of an exported CSV."""
+    patient = tuple(c for c in PATIENT_COLUMNS if not (anonymise and c in IDENTIFYING_COLUMNS))
+    return CSV_COLUMNS + patient + REVIEW_COLUMNS
 
 
 def _number(value: float | None) -> str:
@@ -32,8 +46,8 @@ log = logging.getLogger(__name__)
 
 
 def result_row(result: ScanResult) -> dict:
-    """One CSV row; review columns are filled when ``result`` (a
-    :class:`~pneumo_desktop.core.results.StoredResult`) carries them."""
+    """One CSV row, every column; the review columns are filled when ``result`` (a
+    :class:`~pneumo_desktop.core.results.StoredResult`) carries a review."""
     row = {
         "path": result.path,
         "status": result.status,
@@ -47,9 +61,11 @@ def result_row(result: ScanResult) -> dict:
         "threshold_source": result.threshold_source or "",
         "band": result.band or "",
     }
+    study = result.study or PatientStudy()
+    for column in PATIENT_COLUMNS:
+        row[column] = getattr(study, column)
     for column in REVIEW_COLUMNS:
-        if hasattr(result, column):
-            row[column] = getattr(result, column) or ""
+        row[column] = getattr(result, column, None) or ""
     return row
 
 
@@ -90,15 +106,15 @@ class AtomicCsvWriter:
             self.abort()
 
 
-def write_csv(path: Path, results: Iterable[ScanResult], *, review: bool = False) -> int:
-    """Write ``results`` to ``path`` atomically (with the radiologist's review columns when
-    ``review``); returns the number of rows."""
+def write_csv(path: Path, results: Iterable[ScanResult], *, anonymise: bool = False) -> int:
+    """Write ``results`` to ``path`` atomically (see the module doc for the columns and
+    ``anonymise``); returns the number of rows."""
     count = 0
-    columns = CSV_COLUMNS + REVIEW_COLUMNS if review else CSV_COLUMNS
+    columns = csv_columns(anonymise=anonymise)
     with AtomicCsvWriter(path, columns) as writer:
         for result in results:
             row = result_row(result)
-            writer.write({column: row.get(column, "") for column in columns})
+            writer.write({column: row[column] for column in columns})
             count += 1
-    log.info("wrote CSV %s (%d rows%s)", path, count, ", with review marks" if review else "")
+    log.info("wrote CSV %s (%d rows%s)", path, count, ", anonymised" if anonymise else "")
     return count

@@ -204,6 +204,25 @@ class Prediction:
 
 
 @dataclass(frozen=True)
+class PatientStudy:
+    """Whose film it is and from which study, as a scan keeps it with the result (DICOM films;
+    files without DICOM tags have none). Empty strings for tags the film does not carry."""
+
+    patient_id: str = ""
+    patient_name: str = ""  # DICOM PN as stored, e.g. "Doe^Jane"
+    patient_age: str = ""  # at the study, as a radiologist writes it: "4 y", "18 mo"
+    study_date: str = ""  # ISO 8601, e.g. "2024-01-31"
+    study_uid: str = ""  # StudyInstanceUID
+    study_description: str = ""
+
+    @property
+    def display_name(self) -> str:
+        """"Family, Given" from the PN "Family^Given^Middle"."""
+        parts = [part.strip() for part in self.patient_name.split("=")[0].split("^")]
+        return ", ".join(p for p in (parts[0], " ".join(p for p in parts[1:3] if p)) if p)
+
+
+@dataclass(frozen=True)
 class ScanResult:
     """One file of a scan. ``status`` ERROR or NOT_XRAY rows carry ``reason`` and ``message``
     and no probability/verdict (NOT_XRAY keeps its probability out of every report)."""
@@ -219,18 +238,20 @@ class ScanResult:
     subtype_probability: float | None = None
     message: str = ""
     reason: Reason | None = None
+    study: PatientStudy | None = None  # DICOM films: the patient and study
 
     @classmethod
     def from_prediction(cls, path: str, prediction: Prediction, message: str = "",
-                        reason: Reason | None = None) -> "ScanResult":
+                        reason: Reason | None = None,
+                        study: PatientStudy | None = None) -> "ScanResult":
         if not prediction.is_xray:
             return cls(path, Status.NOT_XRAY, message=message, reason=Reason.NOT_XRAY,
                        threshold=prediction.threshold,
-                       threshold_source=prediction.threshold_source)
+                       threshold_source=prediction.threshold_source, study=study)
         return cls(
             path, Status.OK, prediction.probability, prediction.verdict, prediction.band,
             prediction.threshold, prediction.threshold_source, prediction.subtype,
-            prediction.subtype_probability, message, reason,
+            prediction.subtype_probability, message, reason, study,
         )
 
     @classmethod

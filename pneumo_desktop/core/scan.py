@@ -12,12 +12,17 @@ import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .files import PARTIAL_SUFFIX
 from .imaging import ImageLoadError, is_image_file, load_image
-from .results import Reason, ScanResult
+from .intended_use import age_notice, outside_intended_age
+from .results import PatientStudy, Reason, ScanResult
+
+if TYPE_CHECKING:  # pydicom is imported only when a DICOM film is read
+    from .dicom_context import DicomContext
 
 #: Files per ``classify_batch`` call: the batch the throughput benchmark measured with, used by
 #: ``pneumo-scan``, the app's batch scan and the benches alike.
@@ -47,8 +52,22 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def _decode(path: Path, classifier) -> np.ndarray:
-    return classifier.prepare(load_image(path, min_side=classifier.input_size))
+def _decode(path: Path, classifier) -> tuple[np.ndarray, DicomContext | None]:
+    """The model's input, and the DICOM context kept with the result."""
+    image = load_image(path, min_side=classifier.input_size)
+    return classifier.prepare(image), image.dicom
+
+
+def patient_study(context: DicomContext | None) -> PatientStudy | None:
+    """What a scan stores of a DICOM film's patient and study (None for other formats)."""
+    if context is None:
+        return None
+    return PatientStudy(
+        patient_id=context.patient_id, patient_name=context.patient_name,
+        patient_age=context.age_text,
+        study_date=context.study_date.isoformat() if context.study_date else "",
+        study_uid=context.study_instance_uid, study_description=context.study_description,
+    )
 
 
 def _batches(items: list, size: int) -> Iterator[list]:
@@ -89,10 +108,10 @@ def scan_files(
 
 
 def _classify_batch(batch: list[Path], futures: list[Future], classifier) -> list[ScanResult]:
-    inputs, failed = {}, {}
+    inputs, contexts, failed = {}, {}, {}
     for path, future in zip(batch, futures, strict=True):
         try:
-            inputs[path] = future.result()
+            inputs[path], contexts[path] = future.result()
         except ImageLoadError as error:
             failed[path] = ScanResult.failed(str(path), str(error), error.reason)
         except MemoryError:
@@ -108,8 +127,8 @@ def _classify_batch(batch: list[Path], futures: list[Future], classifier) -> lis
         if path in failed:
             results.append(failed[path])
             continue
-        prediction = predictions[path]
-        message = ""
+        prediction, context = predictions[path], contexts[path]
+        message, reason = "", None
         if not prediction.is_xray:
             # No verdict at all: a confident NORMAL on a photograph would be worse than none.
             message = (
@@ -117,5 +136,8 @@ def _classify_batch(batch: list[Path], futures: list[Future], classifier) -> lis
                 f"{prediction.ood_distance:.0f} > {classifier.ood_threshold:.0f}); "
                 "not classified."
             )
-        results.append(ScanResult.from_prediction(str(path), prediction, message))
+        elif context is not None and outside_intended_age(context.age_years):
+            message, reason = age_notice(context.age_text), Reason.OUTSIDE_INTENDED_AGE
+        results.append(ScanResult.from_prediction(str(path), prediction, message, reason,
+                                                  patient_study(context)))
     return results

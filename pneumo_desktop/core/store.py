@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .results import (
     Band,
+    PatientStudy,
     Reason,
     ReviewMark,
     ScanResult,
@@ -35,7 +36,8 @@ CREATE TABLE IF NOT EXISTS scans (
     finished TEXT,
     state TEXT NOT NULL DEFAULT 'running',  -- running | complete | cancelled
     model_name TEXT, model_version TEXT, model_sha256 TEXT, threshold REAL,
-    total_files INTEGER
+    total_files INTEGER,
+    runner_pid INTEGER, runner_host TEXT, heartbeat TEXT  -- the process scanning it now
 );
 CREATE TABLE IF NOT EXISTS results (
     id INTEGER PRIMARY KEY,
@@ -54,10 +56,17 @@ CREATE TABLE IF NOT EXISTS results (
     corrected_label TEXT,   -- NORMAL | PNEUMONIA when the radiologist disagrees
     note TEXT,
     reviewed_at TEXT,
+    patient_id TEXT, patient_name TEXT, patient_age TEXT,   -- DICOM films: kept at scan time
+    study_date TEXT, study_uid TEXT, study_description TEXT,
     UNIQUE (scan_id, path)
 );
 CREATE INDEX IF NOT EXISTS results_by_scan ON results (scan_id, probability);
 """
+
+
+# A DICOM film's patient and study, stored with its result (PatientStudy's fields).
+_STUDY_COLUMNS = ("patient_id", "patient_name", "patient_age", "study_date", "study_uid",
+                  "study_description")
 
 
 def default_db_path() -> Path:
@@ -85,6 +94,17 @@ class ScanInfo:
     threshold: float | None
     total_files: int | None
     done_files: int
+    runner: ScanRunner | None = None  # the process that holds the scan's lease, if any
+
+
+@dataclass(frozen=True)
+class ScanRunner:
+    """The process scanning a scan now (see :mod:`.scan_lease`): its id, its machine and its
+    last heartbeat."""
+
+    pid: int
+    host: str
+    heartbeat: dt.datetime
 
 
 class ResultStore:
@@ -103,7 +123,12 @@ class ResultStore:
         self._add_missing_columns()
 
     def _add_missing_columns(self) -> None:
-        """A store made by an earlier version gains the newer result columns."""
+        """A store made by an earlier version gains the newer columns."""
+        have = {row["name"] for row in self._db.execute("PRAGMA table_info(scans)")}
+        for column, declaration in (("runner_pid", "INTEGER"), ("runner_host", "TEXT"),
+                                    ("heartbeat", "TEXT")):
+            if column not in have:
+                self._db.execute(f"ALTER TABLE scans ADD COLUMN {column} {declaration}")
         have = {row["name"] for row in self._db.execute("PRAGMA table_info(results)")}
         for column, declaration in (
             ("reason", "TEXT NOT NULL DEFAULT ''"),
@@ -112,6 +137,7 @@ class ResultStore:
             ("threshold", "REAL"),  # rows scanned before it existed keep NULL: unknown
             ("threshold_source", "TEXT"),
             ("band", "TEXT"),
+            *((column, "TEXT") for column in _STUDY_COLUMNS),
         ):
             if column not in have:
                 self._db.execute(f"ALTER TABLE results ADD COLUMN {column} {declaration}")
@@ -187,9 +213,20 @@ class ResultStore:
                 r["id"], r["folder"], r["started"], r["finished"], ScanState(r["state"]),
                 r["model_name"],
                 r["model_version"], r["threshold"], r["total_files"], r["done_files"],
+                _runner(r),
             )
             for r in rows
         ]
+
+    def hold_scan(self, scan_id: int, pid: int | None, host: str = "") -> None:
+        """Mark ``scan_id`` as being scanned by process ``pid`` on ``host`` now (a heartbeat);
+        ``pid`` None releases it."""
+        with self._db:
+            self._db.execute(
+                "UPDATE scans SET runner_pid=?, runner_host=?, heartbeat=? WHERE id=?",
+                (pid, host if pid is not None else None, _now() if pid is not None else None,
+                 scan_id),
+            )
 
     # Results -----------------------------------------------------------------------------
     def pending_files(self, scan_id: int, files: list[Path]) -> list[Path]:
@@ -210,26 +247,24 @@ class ResultStore:
     def record(self, scan_id: int, result: ScanResult) -> None:
         """Commit one result; a re-scan of a changed file replaces the old row and review."""
         size, mtime_ns = _identity(Path(result.path))
+        study = result.study or PatientStudy()
+        columns = ("scan_id", "path", "size", "mtime_ns", "status", "probability",
+                   "prediction", "message", "reason", "subtype", "subtype_probability",
+                   "threshold", "threshold_source", "band", "scanned_at", *_STUDY_COLUMNS)
+        values = (
+            scan_id, result.path, size, mtime_ns, result.status, result.probability,
+            result.verdict, result.message, result.reason or "", result.subtype,
+            result.subtype_probability, result.threshold, result.threshold_source,
+            result.band, _now(), *(getattr(study, name) or None for name in _STUDY_COLUMNS),
+        )
+        replaced = ", ".join(f"{column}=excluded.{column}" for column in columns[2:])
         with self._db:
             self._db.execute(
-                "INSERT INTO results (scan_id, path, size, mtime_ns, status, probability,"
-                " prediction, message, reason, subtype, subtype_probability, threshold,"
-                " threshold_source, band, scanned_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (scan_id, path) DO UPDATE SET size=excluded.size,"
-                " mtime_ns=excluded.mtime_ns, status=excluded.status,"
-                " probability=excluded.probability, prediction=excluded.prediction,"
-                " message=excluded.message, reason=excluded.reason,"
-                " subtype=excluded.subtype, subtype_probability=excluded.subtype_probability,"
-                " threshold=excluded.threshold, threshold_source=excluded.threshold_source,"
-                " band=excluded.band, scanned_at=excluded.scanned_at, review=NULL,"
+                f"INSERT INTO results ({', '.join(columns)})"
+                f" VALUES ({', '.join('?' * len(columns))})"
+                f" ON CONFLICT (scan_id, path) DO UPDATE SET {replaced}, review=NULL,"
                 " corrected_label=NULL, note=NULL, reviewed_at=NULL",
-                (
-                    scan_id, result.path, size, mtime_ns, result.status, result.probability,
-                    result.verdict, result.message, result.reason or "", result.subtype,
-                    result.subtype_probability, result.threshold, result.threshold_source,
-                    result.band, _now(),
-                ),
+                values,
             )
 
     def results(self, scan_id: int) -> list[StoredResult]:
@@ -303,6 +338,13 @@ def model_sha256(card) -> str | None:
     return card.sha256 if card is not None else None
 
 
+def _runner(row: sqlite3.Row) -> ScanRunner | None:
+    if row["runner_pid"] is None or not row["heartbeat"]:
+        return None
+    return ScanRunner(row["runner_pid"], row["runner_host"] or "",
+                      dt.datetime.fromisoformat(row["heartbeat"]))
+
+
 def _optional(kind, value):
     """A stored string as its enum; NULL (and the empty string) as None."""
     return kind(value) if value else None
@@ -326,7 +368,13 @@ def _stored_result(row: sqlite3.Row) -> StoredResult:
         review=_optional(ReviewMark, row["review"]),
         corrected_label=_optional(Verdict, row["corrected_label"]),
         note=row["note"],
+        study=_patient_study(row),
     )
+
+
+def _patient_study(row: sqlite3.Row) -> PatientStudy | None:
+    values = {name: row[name] or "" for name in _STUDY_COLUMNS}
+    return PatientStudy(**values) if any(values.values()) else None
 
 
 def _identity(path: Path) -> tuple[int | None, int | None]:

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -34,7 +34,8 @@ from PySide6.QtWidgets import (
 from pneumo_desktop.core.batch import ScanProgress
 from pneumo_desktop.core.results import ScanState, StoredResult
 from pneumo_desktop.core.scan import DEFAULT_BATCH_SIZE
-from pneumo_desktop.core.store import ResultStore
+from pneumo_desktop.core.scan_lease import runner_text, running_elsewhere
+from pneumo_desktop.core.store import ResultStore, ScanInfo
 from pneumo_desktop.ui.controls import push_button, row
 from pneumo_desktop.ui.inference_service import InferenceService
 from pneumo_desktop.ui.review_panel import ReviewEdit
@@ -44,6 +45,8 @@ from pneumo_desktop.ui.worklist_exports import WorklistExports
 from pneumo_desktop.ui.worklist_view import WorklistView
 
 log = logging.getLogger(__name__)
+
+FOLLOW_MS = 3000  # how often a scan running in another process is read again
 
 
 def _format_duration(seconds: float) -> str:
@@ -73,6 +76,9 @@ class BatchTab(QWidget):
         self._scan_state: ScanState | None = None
         self._previous_scan_id: int | None = None  # shown again if a new scan never begins
         self._last_folder: Path | None = None
+        self._elsewhere = False  # the shown scan is running in another process
+        self._follow_timer = QTimer(self, interval=FOLLOW_MS)
+        self._follow_timer.timeout.connect(self._follow_elsewhere)
         self.scan_controller = ScanController(inference, self._db_path, self)
         self.exports = WorklistExports(inference, self._store, self)
         #: Asked before resuming an unfinished scan; tests replace it to avoid a modal box.
@@ -168,8 +174,8 @@ class BatchTab(QWidget):
 
     def resume_scan(self, scan_id: int, *, batch_size: int = DEFAULT_BATCH_SIZE) -> bool:
         """Show ``scan_id``'s results, then scan only its files that have no result yet."""
-        if not self._can_start() or not self.load_scan(scan_id):
-            return False
+        if not self._can_start() or not self.load_scan(scan_id) or self._elsewhere:
+            return False  # (load_scan said why a scan running elsewhere is not resumed)
         return self._start(None, scan_id, batch_size)
 
     def cancel_scan(self) -> None:
@@ -184,6 +190,8 @@ class BatchTab(QWidget):
         if not self._can_start(quiet=True):
             return False
         for info in self._store.unfinished_scans():
+            if running_elsewhere(info):  # never offered: another process is scanning it
+                continue
             total = "?" if info.total_files is None else info.total_files
             question = (f"A scan of {info.folder} stopped after {info.done_files} of {total} "
                         "images. Resume it?")
@@ -215,6 +223,8 @@ class BatchTab(QWidget):
         if not self._can_start():
             return False
         self._previous_scan_id = self._scan_id
+        self._elsewhere = False
+        self._follow_timer.stop()
         if resume_scan_id is None:
             self.worklist.show_results(None, [])
             self._scan_id, self._scan_state = None, ScanState.RUNNING
@@ -285,14 +295,40 @@ class BatchTab(QWidget):
             return False
         self._scan_id, self._scan_state = info.id, info.state
         self.worklist.show_results(info.id, self._store.results(scan_id))
+        self._show_stored_progress(info)
+        self._elsewhere = running_elsewhere(info)
+        if self._elsewhere:  # follow it: its results appear as the other process saves them
+            self._say(f"Scan #{info.id} of {info.folder} is {runner_text(info)}: its results "
+                      "appear here as they are saved. It cannot be resumed here.")
+            self._follow_timer.start()
+        else:
+            self._follow_timer.stop()
+            self._say(f"Scan #{info.id} of {info.folder} ({info.state}).")
+        self.refresh_scans()
+        self._update_actions()
+        return True
+
+    def _show_stored_progress(self, info: ScanInfo) -> None:
         total = info.total_files or 0
         self.progress_bar.setRange(0, max(total, 1))
         self.progress_bar.setValue(info.done_files)
         self.progress_bar.setFormat(f"{info.done_files} / {total} images")
-        self._say(f"Scan #{info.id} of {info.folder} ({info.state}).")
-        self.refresh_scans()
-        self._update_actions()
-        return True
+
+    def _follow_elsewhere(self) -> None:
+        """A scan running in another process: show what it has saved since."""
+        if self._scan_id is None or self.is_scanning:
+            self._follow_timer.stop()
+            return
+        info = self._store.scan(self._scan_id)
+        self.worklist.merge_results(self._store.results(info.id))
+        self._show_stored_progress(info)
+        if not running_elsewhere(info):  # it ended, or its process did
+            self._follow_timer.stop()
+            self._elsewhere, self._scan_state = False, info.state
+            self._say(f"Scan #{info.id} of {info.folder} is no longer running elsewhere "
+                      f"({info.state}, {info.done_files} images).")
+            self.refresh_scans()
+            self._update_actions()
 
     def _resume_current(self) -> None:
         if self._scan_id is not None:
@@ -325,7 +361,7 @@ class BatchTab(QWidget):
             "The model is still loading…" if not ready
             else "A scan is running" if scanning
             else "Classify every image in a folder (and its subfolders)")
-        self.resume_button.setEnabled(ready and not scanning and loaded
+        self.resume_button.setEnabled(ready and not scanning and loaded and not self._elsewhere
                                       and self._scan_state is not ScanState.COMPLETE)
         self.cancel_button.setEnabled(scanning)
         self.export_button.setEnabled(loaded and not scanning)

@@ -39,12 +39,13 @@ class WorklistExports(QObject):
     def is_writing_report(self) -> bool:
         return self._reports.busy
 
-    def write_csv(self, scan_id: int | None, path: Path) -> int:
-        """Write the scan's results with review marks to ``path`` (atomically); returns the
-        number of rows. Raises OSError if the file can't be written."""
+    def write_csv(self, scan_id: int | None, path: Path, *, anonymise: bool = False) -> int:
+        """Write the scan's results with review marks to ``path`` (atomically; without the
+        patient's name and ID when ``anonymise``); returns the number of rows. Raises OSError
+        if the file can't be written."""
         if scan_id is None:
             raise ValueError("no scan to export")
-        return write_csv(Path(path), self._store.results(scan_id), review=True)
+        return write_csv(Path(path), self._store.results(scan_id), anonymise=anonymise)
 
     def choose_csv(self, scan_id: int | None) -> None:
         start = Path.home() / f"pneumo_scan_{scan_id}.csv"

@@ -108,6 +108,13 @@ class WorklistView(QWidget):
         self.model.upsert(result)
         self._update_summary()
 
+    def merge_results(self, results: list[StoredResult]) -> None:
+        """Add or update the rows that differ from ``results`` (a scan read again)."""
+        for result in results:
+            if self.result_for_path(result.path) != result:
+                self.model.upsert(result)
+        self._update_summary()
+
     # The order of films and the selection (the viewer steps through these) ----------------
     def paths(self) -> list[str]:
         """The paths of the films shown, in the order shown (after sorting and filtering)."""

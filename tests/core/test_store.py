@@ -98,7 +98,7 @@ def test_every_verdict_keeps_the_threshold_that_made_it(tmp_path):
     with out.open(encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         exported = {Path(r["path"]).stem: r for r in reader}
-        assert tuple(reader.fieldnames) == CSV_COLUMNS
+        assert tuple(reader.fieldnames[:len(CSV_COLUMNS)]) == CSV_COLUMNS  # earlier columns first
     assert exported["possible"]["prediction"] == "PNEUMONIA"  # at the operating threshold
     assert (exported["possible"]["threshold"], exported["possible"]["threshold_source"],
             exported["possible"]["band"]) == ("0.300000", "site", "possible")
@@ -135,7 +135,9 @@ def test_a_store_of_an_earlier_version_gains_the_new_columns(tmp_path):
     assert ok.threshold is None and ok.threshold_source is None and ok.band is None
     assert failed.status is Status.ERROR and failed.reason is Reason.UNSUPPORTED_DICOM
     columns = {row[1] for row in sqlite3.connect(db).execute("PRAGMA table_info(results)")}
-    assert {"threshold", "threshold_source", "band", "subtype_probability"} <= columns
+    assert {"threshold", "threshold_source", "band", "subtype_probability", "patient_id",
+            "study_uid"} <= columns
+    assert ok.study is None
 
 
 def test_interrupted_scan_resumes_without_losing_or_repeating(folder, tmp_path, tiny_classifier):

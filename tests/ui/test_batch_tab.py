@@ -13,7 +13,8 @@ from PIL import Image
 from PySide6.QtCore import Qt
 
 from pneumo_desktop.core.batch import run_scan
-from pneumo_desktop.core.csv_export import CSV_COLUMNS, REVIEW_COLUMNS
+from pneumo_desktop.core.csv_export import csv_columns
+from pneumo_desktop.core.results import Reason, ScanResult
 from pneumo_desktop.core.store import ResultStore
 from pneumo_desktop.ui.batch_tab import BatchTab
 from pneumo_desktop.ui.results_model import (
@@ -164,7 +165,7 @@ def test_review_marks_saved_and_reloaded_and_exported(qtbot, scanned, inference,
     with open(out, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         rows = {r["path"]: r for r in reader}
-        assert tuple(reader.fieldnames) == CSV_COLUMNS + REVIEW_COLUMNS
+        assert tuple(reader.fieldnames) == csv_columns()
     assert len(rows) == 7
     assert (rows[second]["review"], rows[second]["corrected_label"]) == ("disagree", opposite)
     assert rows[second]["note"] == "see lateral" and rows[first]["review"] == "agree"
@@ -352,3 +353,54 @@ def test_a_review_saved_from_outside_shows_in_the_worklist(qtbot, scanned, db_pa
     assert (stored.review, stored.note) == ("agree", "from the viewer")
     assert not tab.save_review(ReviewEdit("/elsewhere.png", review.CLEARED, None))
     assert "not in the scan shown" in tab.message_label.text()
+
+
+def test_a_scan_running_elsewhere_is_never_offered_and_is_followed(qtbot, inference,
+                                                                  tiny_classifier, tmp_path,
+                                                                  db_path, monkeypatch):
+    from pneumo_desktop.ui import batch_tab
+    from tests.core.test_scan_lease import hold_in_another_process
+
+    folder = write_films(tmp_path / "night", 4)
+    with ResultStore(db_path) as store:  # pneumo-scan, two films in
+        items = run_scan(store, tiny_classifier, folder, batch_size=1)
+        scan_id = next(items).scan_id
+        next(items), next(items)
+        items.close()
+    holder = hold_in_another_process(db_path, scan_id)  # ... and still running
+    try:
+        monkeypatch.setattr(batch_tab, "FOLLOW_MS", 100)
+        tab = make_tab(qtbot, inference, db_path)  # confirm() fails the test if asked
+        assert not tab.offer_resume()
+        assert tab.current_scan_id == scan_id and "running elsewhere" in tab.message_label.text()
+        assert f"process {holder.pid}" in tab.message_label.text()
+        assert "running elsewhere" in tab.scans_combo.currentText()
+        assert not tab.resume_button.isEnabled() and not tab.resume_scan(scan_id)
+        assert tab.worklist.model.rowCount() == 2
+        with ResultStore(db_path) as store:  # the other process saves a third film
+            store.record(scan_id, ScanResult.failed(str(folder / "film_003.png"), "late",
+                                                    Reason.TRUNCATED))
+        qtbot.waitUntil(lambda: tab.worklist.model.rowCount() == 3, timeout=5000)
+    finally:
+        holder.kill()
+        holder.wait(10)
+    qtbot.waitUntil(lambda: "no longer running elsewhere" in tab.message_label.text(),
+                    timeout=5000)
+    assert tab.resume_button.isEnabled()
+
+
+def test_arrow_keys_on_previous_scans_do_not_switch_the_worklist(qtbot, scanned, tmp_path):
+    tab, first = scanned
+    second, _ = scan(qtbot, tab, write_films(tmp_path / "second", 2, seed=1))
+    assert tab.current_scan_id == second and tab.scans_combo.count() == 2
+    tab.show()
+    qtbot.waitExposed(tab)
+    box = tab.scans_combo
+    box.setFocus()
+    with qtbot.assertNotEmitted(box.scanChosen, wait=100):
+        qtbot.keyClick(box, Qt.Key.Key_Down)
+    assert tab.current_scan_id == second and box.view().isVisible()  # the list opened
+    qtbot.keyClick(box.view(), Qt.Key.Key_Down)
+    with qtbot.waitSignal(box.scanChosen, timeout=2000) as chosen:
+        qtbot.keyClick(box.view(), Qt.Key.Key_Return)
+    assert chosen.args == [first] and tab.current_scan_id == first

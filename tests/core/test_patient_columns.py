@@ -1,0 +1,107 @@
+"""A DICOM film's patient and study are kept with its result at scan time, exported in the CSV
+(and left out under anonymise), and a film above the intended age gets its notice."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pneumo_desktop.core.batch import run_scan
+from pneumo_desktop.core.csv_export import IDENTIFYING_COLUMNS, csv_columns, write_csv
+from pneumo_desktop.core.intended_use import (
+    INTENDED_MAX_AGE_YEARS,
+    outside_intended_age,
+)
+from pneumo_desktop.core.results import PatientStudy, Reason, ReviewMark, Status
+from pneumo_desktop.core.store import ResultStore
+from tests.cards import card_data, write_card
+from tests.conftest import synthetic_xray
+from tests.dicom_films import make_dicom
+from tests.fakes import FakeClassifier
+
+
+@pytest.fixture
+def fake_classifier(tmp_path):
+    from pneumo_desktop.core.card import ModelCard
+
+    card_file = write_card(tmp_path / "card", card_data())
+    return FakeClassifier(ModelCard.load(card_file))
+
+
+def write_clinic(folder: Path) -> Path:
+    """Two DICOM films of a child, one of an adult, and a PNG without tags."""
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    film = synthetic_xray(rng, True, size=96)
+    make_dicom(folder / "child_pa", film, PatientName="Doe^Jane", PatientID="P-0042",
+               PatientAge="004Y", StudyInstanceUID="1.2.3.4", StudyDate="20240131",
+               StudyDescription="CHEST PA")
+    make_dicom(folder / "child_lat.dcm", film, PatientName="Doe^Jane", PatientID="P-0042",
+               PatientBirthDate="20190301", StudyInstanceUID="1.2.3.4", StudyDate="20240131")
+    make_dicom(folder / "adult.dcm", film, PatientName="Roe^Richard", PatientID="P-0099",
+               PatientAge="034Y", StudyInstanceUID="1.2.3.9", StudyDate="20240202")
+    Image.fromarray(film).save(folder / "plain.png")
+    return folder
+
+
+def test_the_intended_age_is_in_completed_years():
+    assert not outside_intended_age(None) and not outside_intended_age(0.1)
+    assert not outside_intended_age(INTENDED_MAX_AGE_YEARS + 0.99)  # five and eleven months
+    assert outside_intended_age(INTENDED_MAX_AGE_YEARS + 1) and outside_intended_age(34)
+
+
+def test_a_scan_keeps_patient_and_study_and_marks_an_adult(tmp_path, fake_classifier):
+    folder = write_clinic(tmp_path / "clinic")
+    with ResultStore(tmp_path / "r.sqlite3") as store:
+        items = list(run_scan(store, fake_classifier, folder))
+        rows = {Path(r.path).name: r for r in store.results(items[0].scan_id)}
+    assert {r.status for r in rows.values()} == {Status.OK}
+    assert rows["child_pa"].study == PatientStudy(
+        patient_id="P-0042", patient_name="Doe^Jane", patient_age="4 y",
+        study_date="2024-01-31", study_uid="1.2.3.4", study_description="CHEST PA")
+    assert rows["child_lat.dcm"].study.patient_age == "4 y"  # from the birth date
+    assert rows["child_pa"].study.display_name == "Doe, Jane"
+    assert rows["plain.png"].study is None
+    adult = rows["adult.dcm"]
+    assert adult.reason is Reason.OUTSIDE_INTENDED_AGE and adult.verdict is not None
+    assert "34 y" in adult.message and "Outside intended use" in adult.message
+    assert rows["child_pa"].reason is None and rows["child_pa"].message == ""
+
+
+def test_csv_carries_patient_review_and_note_and_anonymise_leaves_out_identity(
+        tmp_path, fake_classifier):
+    folder = write_clinic(tmp_path / "clinic")
+    with ResultStore(tmp_path / "r.sqlite3") as store:
+        scan_id = list(run_scan(store, fake_classifier, folder))[0].scan_id
+        child = str(folder / "child_pa")
+        store.set_review(scan_id, child, ReviewMark.AGREE, note="right upper lobe")
+        results = store.results(scan_id)
+
+    def read(path: Path) -> tuple[list[str], dict[str, dict]]:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            return reader.fieldnames, {Path(r["path"]).name: r for r in reader}
+
+    assert write_csv(tmp_path / "full.csv", results) == 4
+    header, rows = read(tmp_path / "full.csv")
+    assert tuple(header) == csv_columns()
+    assert (rows["child_pa"]["patient_id"], rows["child_pa"]["patient_name"],
+            rows["child_pa"]["study_date"], rows["child_pa"]["patient_age"]) == (
+        "P-0042", "Doe^Jane", "2024-01-31", "4 y")
+    assert (rows["child_pa"]["review"], rows["child_pa"]["note"]) == ("agree",
+                                                                     "right upper lobe")
+    assert rows["plain.png"]["patient_id"] == "" and rows["plain.png"]["review"] == ""
+    assert rows["adult.dcm"]["reason"] == "outside_intended_age"
+
+    write_csv(tmp_path / "anonymous.csv", results, anonymise=True)
+    header, rows = read(tmp_path / "anonymous.csv")
+    assert not set(IDENTIFYING_COLUMNS) & set(header)
+    assert {"patient_age", "study_date", "review", "note"} <= set(header)
+    text = (tmp_path / "anonymous.csv").read_text(encoding="utf-8")
+    for secret in ("P-0042", "Doe", "Jane", "Roe", "1.2.3.4"):
+        assert secret not in text
+    assert rows["child_pa"]["note"] == "right upper lobe"
