@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -206,8 +206,15 @@ class BatchTab(QWidget):
         half-written one would leave a stray temp file): the window is closing. The scan
         stays resumable."""
         self.exports.shutdown(timeout=120)
+        self.worklist.preview.shutdown()
         if not self.scan_controller.shutdown(timeout=60):
             self._say("The scan did not stop within a minute.", error=True)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        """Coming to the worklist (Ctrl+2, a click on its tab) puts the keyboard in the
+        table, on a film: Down and A work at once."""
+        super().showEvent(event)
+        self.worklist.focus_table()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.shutdown()

@@ -1,4 +1,5 @@
-"""The worklist table: scan results as a Qt model, plus the filtering/sorting proxy.
+"""The worklist table: scan results as a Qt model (the filtering, sorting and grouping proxy
+is :mod:`.worklist_proxy`).
 
 Rows are :class:`~pneumo_desktop.core.results.StoredResult` objects. Results stream in one by
 one during a scan, so a new row is inserted with ``beginInsertRows`` and a changed one signals
@@ -16,23 +17,32 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
-    QSortFilterProxyModel,
     Qt,
 )
 from PySide6.QtGui import QBrush, QColor
 
-from pneumo_desktop.core.results import ReviewMark, Status, StoredResult, Verdict
+from pneumo_desktop.core.grouping import patient_text, study_text
+from pneumo_desktop.core.results import Band, Reason, ReviewMark, Status, StoredResult, Verdict
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # a sortable Python value (None = no value)
 
-COL_FILE, COL_PROBABILITY, COL_VERDICT, COL_REVIEW, COL_NOTE, COL_STATUS = range(6)
-HEADERS = ("File", "P(pneumonia)", "Verdict", "Review", "Note", "Status")
+# What a reader needs first comes first; the patient and study are also the groups' headings.
+(COL_GROUP, COL_FILE, COL_PROBABILITY, COL_VERDICT, COL_STATUS, COL_REVIEW, COL_NOTE,
+ COL_PATIENT, COL_STUDY, COL_THRESHOLD) = range(10)
+HEADERS = ("Group", "File", "P(pneumonia)", "Verdict", "Status", "Review", "Note", "Patient",
+           "Study", "Threshold")
 
-# Light backgrounds with black text: readable in both light and dark desktop themes.
-_VERDICT_BACKGROUND = {
+# Light backgrounds with black text: readable in both light and dark desktop themes. The band
+# decides the colour (a "possible" film is amber, not the red of a likely one).
+_BAND_BACKGROUND = {
+    Band.LIKELY: QColor(255, 205, 205), Band.POSSIBLE: QColor(255, 228, 170),
+    Band.UNLIKELY: QColor(208, 240, 208),
+}
+_VERDICT_BACKGROUND = {  # rows scanned before bands existed
     Verdict.PNEUMONIA: QColor(255, 205, 205), Verdict.NORMAL: QColor(208, 240, 208),
 }
 _ERROR_FOREGROUND = QColor(170, 90, 0)
+OUTSIDE_INTENDED_USE = "⚠ outside intended use"
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -44,6 +54,43 @@ def review_text(row: StoredResult) -> str:
         text = f"✗ {ReviewMark.DISAGREE}"
         return f"{text} → {row.corrected_label}" if row.corrected_label else text
     return ""
+
+
+def verdict_text(row: StoredResult) -> str:
+    """The band's words (the verdict for rows scanned before bands)."""
+    if row.status is not Status.OK or not row.verdict:
+        return "—"
+    return row.band.wording if row.band else str(row.verdict)
+
+
+def subtype_text(row: StoredResult) -> str:
+    """``likely bacterial (P(viral) = 0.21), a secondary estimate``; "" without one."""
+    if row.subtype is None:
+        return ""
+    viral = row.subtype_probability
+    viral = "" if viral is None else f" (P(viral) = {viral:.2f})"
+    return f"likely {row.subtype}{viral}, a secondary estimate"
+
+
+def threshold_text(row: StoredResult) -> str:
+    """``0.0430 site``: the operating threshold that made the verdict, and its source."""
+    if row.threshold is None:
+        return ""
+    return f"{row.threshold:.4f} {row.threshold_source or ''}".strip()
+
+
+def verdict_tooltip(row: StoredResult) -> str | None:
+    if row.status is not Status.OK or row.probability is None or not row.verdict:
+        return None
+    lines = [f"P(pneumonia) = {row.probability:.3f}: {verdict_text(row)}"]
+    if row.threshold is not None:
+        lines.append(f"{row.verdict} at the operating threshold {row.threshold:.4f} "
+                     f"({row.threshold_source or 'source unknown'})")
+    if row.subtype is not None:  # secondary information: here, not in the column
+        lines.append(subtype_text(row).capitalize())
+    if row.reason is Reason.OUTSIDE_INTENDED_AGE:
+        lines.append(row.message)
+    return "\n".join(lines)
 
 
 class ResultsTableModel(QAbstractTableModel):
@@ -79,22 +126,19 @@ class ResultsTableModel(QAbstractTableModel):
         if role == SORT_ROLE:
             return self._sort_value(row, column)
         if role == Qt.ItemDataRole.ToolTipRole:
-            if column == COL_FILE:
-                return row.path
-            if column == COL_STATUS and row.message:
-                return row.message
-            if column == COL_NOTE and row.note:
-                return row.note
-            return None
+            return self._tooltip(row, column)
         if role == Qt.ItemDataRole.BackgroundRole and column == COL_VERDICT:
-            colour = _VERDICT_BACKGROUND.get(row.verdict)
-            return QBrush(colour) if colour and row.status is Status.OK else None
+            if row.status is not Status.OK:
+                return None
+            colour = _BAND_BACKGROUND.get(row.band) or _VERDICT_BACKGROUND.get(row.verdict)
+            return QBrush(colour) if colour else None
         if role == Qt.ItemDataRole.ForegroundRole:
             if column == COL_VERDICT and row.status is Status.OK and row.verdict:
                 return QBrush(QColor(0, 0, 0))
-            if row.status is not Status.OK:
+            if row.status is not Status.OK or (column == COL_STATUS and row.reason):
                 return QBrush(_ERROR_FOREGROUND)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column == COL_PROBABILITY:
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (COL_PROBABILITY,
+                                                                     COL_THRESHOLD):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
@@ -105,21 +149,44 @@ class ResultsTableModel(QAbstractTableModel):
         if column == COL_PROBABILITY:
             return "" if row.probability is None else f"{row.probability:.3f}"
         if column == COL_VERDICT:
-            if row.status is not Status.OK or not row.verdict:
-                return "—"
-            # The bacteria/virus estimate is secondary information, shown after the verdict.
-            return f"{row.verdict} ({row.subtype}?)" if row.subtype else str(row.verdict)
+            return verdict_text(row)
+        if column == COL_THRESHOLD:
+            return threshold_text(row)
+        if column == COL_PATIENT:
+            return patient_text(row)
+        if column == COL_STUDY:
+            return study_text(row)
         if column == COL_REVIEW:
             return review_text(row)
         if column == COL_NOTE:
             return row.note or ""
+        if column != COL_STATUS:
+            return ""  # the group column: the proxy writes each group's heading
         if row.status is Status.NOT_XRAY:
             return "not an X-ray"
-        return str(Status.OK) if row.status is Status.OK else f"{Status.ERROR}: {row.message}"
+        if row.status is not Status.OK:
+            return f"{Status.ERROR}: {row.message}"
+        if row.reason is Reason.OUTSIDE_INTENDED_AGE:
+            return OUTSIDE_INTENDED_USE
+        return ""  # classified, nothing to add
+
+    @staticmethod
+    def _tooltip(row: StoredResult, column: int) -> str | None:
+        if column == COL_FILE:
+            return row.path
+        if column in (COL_VERDICT, COL_PROBABILITY, COL_THRESHOLD):
+            return verdict_tooltip(row)
+        if column == COL_STATUS and row.message:
+            return row.message
+        if column == COL_NOTE and row.note:
+            return row.note
+        if column in (COL_PATIENT, COL_STUDY) and row.study is not None:
+            return f"Study UID {row.study.study_uid}" if row.study.study_uid else None
+        return None
 
     @staticmethod
     def _sort_value(row: StoredResult, column: int):
-        if column == COL_PROBABILITY:
+        if column in (COL_PROBABILITY, COL_VERDICT):  # the band follows P
             return row.probability  # None for errors: the proxy keeps those at the bottom
         if column == COL_FILE:
             return Path(row.path).name.lower()
@@ -178,9 +245,10 @@ class ResultsTableModel(QAbstractTableModel):
         return list(self._rows)
 
     def summary(self) -> dict[str, int]:
-        """Counts of each :class:`Verdict` (``PNEUMONIA``, ``NORMAL``), ``errors`` (not
-        classified: unreadable or not an X-ray), ``reviewed`` and ``total``."""
-        keys = (Verdict.PNEUMONIA, Verdict.NORMAL, "errors", "reviewed")
+        """Counts of each :class:`Verdict` and :class:`Band`, ``errors`` (not classified:
+        unreadable or not an X-ray), ``outside`` (outside the intended age), ``reviewed``,
+        ``overridden`` (the radiologist disagreed) and ``total``."""
+        keys = (*Verdict, *Band, "errors", "outside", "reviewed", "overridden")
         return {key: self._counts[key] for key in keys} | {"total": len(self._rows)}
 
     def _count(self, row: StoredResult, delta: int) -> None:
@@ -188,56 +256,11 @@ class ResultsTableModel(QAbstractTableModel):
             self._counts["errors"] += delta
         elif row.verdict:
             self._counts[row.verdict] += delta
+            if row.band:
+                self._counts[row.band] += delta
+        if row.reason is Reason.OUTSIDE_INTENDED_AGE:
+            self._counts["outside"] += delta
         if row.review:
             self._counts["reviewed"] += delta
-
-
-# The filter names the combo shows; "Errors" includes films that are not X-rays.
-FILTERS = ("All", Verdict.PNEUMONIA, Verdict.NORMAL, "Errors", "Unreviewed")
-
-
-class ResultsFilterProxy(QSortFilterProxyModel):
-    """Filters by verdict and sorts via :data:`SORT_ROLE`; rows without a value (errors, for
-    the probability column) stay at the bottom whichever way the column is sorted."""
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self._filter = "All"
-        self.setSortRole(SORT_ROLE)
-        self.setDynamicSortFilter(True)  # a streamed-in or re-reviewed row moves into place
-
-    @property
-    def filter_name(self) -> str:
-        return self._filter
-
-    def set_filter(self, name: str) -> None:
-        if name not in FILTERS:
-            raise ValueError(f"unknown filter {name!r}; expected one of {FILTERS}")
-        if hasattr(self, "beginFilterChange"):  # Qt >= 6.10; invalidateFilter is deprecated
-            self.beginFilterChange()
-            self._filter = name
-            self.endFilterChange()
-        else:
-            self._filter = name
-            self.invalidateFilter()
-
-    def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:  # noqa: N802
-        if self._filter == "All":
-            return True
-        row = self.sourceModel().result_at(source_row)
-        if self._filter == "Errors":
-            return row.status is not Status.OK
-        if self._filter == "Unreviewed":
-            return row.status is Status.OK and not row.review
-        return row.status is Status.OK and row.verdict == self._filter
-
-    def lessThan(self, left: _Index, right: _Index) -> bool:  # noqa: N802
-        a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
-        if a is None or b is None:
-            if a is None and b is None:
-                return False
-            # Qt sorts descending by reversing lessThan, so "missing is largest" in ascending
-            # order and "missing is smallest" in descending order both put it last.
-            descending = self.sortOrder() == Qt.SortOrder.DescendingOrder
-            return descending if a is None else not descending
-        return a < b
+        if row.review is ReviewMark.DISAGREE:
+            self._counts["overridden"] += delta

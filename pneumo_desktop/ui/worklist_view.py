@@ -13,29 +13,46 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QLabel,
+    QSplitter,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from pneumo_desktop.core.results import StoredResult, Verdict
+from pneumo_desktop.core.grouping import Grouping
+from pneumo_desktop.core.results import Band, StoredResult
+from pneumo_desktop.core.review import reviewable
 from pneumo_desktop.core.store import ResultStore
 from pneumo_desktop.ui.controls import row
+from pneumo_desktop.ui.film_preview import FilmPreview
 from pneumo_desktop.ui.results_model import (
     COL_FILE,
+    COL_GROUP,
+    COL_NOTE,
+    COL_PATIENT,
     COL_PROBABILITY,
+    COL_REVIEW,
+    COL_STATUS,
+    COL_STUDY,
+    COL_THRESHOLD,
     COL_VERDICT,
-    FILTERS,
-    ResultsFilterProxy,
     ResultsTableModel,
 )
 from pneumo_desktop.ui.review_panel import ReviewEdit, ReviewPanel
+from pneumo_desktop.ui.worklist_proxy import FILTERS, GROUPINGS, ResultsFilterProxy
 
 log = logging.getLogger(__name__)
+
+_COLUMN_WIDTHS = {COL_GROUP: 220, COL_FILE: 200, COL_PROBABILITY: 105, COL_VERDICT: 200,
+                  COL_STATUS: 170, COL_REVIEW: 140, COL_NOTE: 160, COL_PATIENT: 210,
+                  COL_STUDY: 150, COL_THRESHOLD: 100}
+_FOCUS_STYLE = "QTableView#results_table:focus { border: 2px solid #2f6fdf; }"
 
 
 class WorklistView(QWidget):
@@ -61,10 +78,20 @@ class WorklistView(QWidget):
 
     def _build(self) -> None:
         self.filter_combo = QComboBox(self, objectName="filter_combo")
-        self.filter_combo.addItems(FILTERS)
+        self.filter_combo.addItems(list(FILTERS))
         self.filter_combo.currentTextChanged.connect(self.proxy.set_filter)
+        self.group_combo = QComboBox(self, objectName="group_combo")
+        self.group_combo.addItems(list(GROUPINGS))
+        self.group_combo.setToolTip("Keep each patient's (or study's) films together; files "
+                                    "without DICOM tags are grouped by folder")
+        self.group_combo.currentTextChanged.connect(
+            lambda text: self.set_grouping(GROUPINGS[text]))
         self.summary_label = QLabel(self, objectName="summary_label")
-        filters = row("Show:", self.filter_combo, None, self.summary_label)
+        self.preview_check = QCheckBox("Preview", self, objectName="preview_check",
+                                       checked=True)
+        self.preview_check.setToolTip("Show the selected film beside the worklist (P)")
+        filters = row("Show:", self.filter_combo, self.group_combo, None, self.summary_label,
+                      self.preview_check)
 
         self.table = QTableView(self, objectName="results_table")
         self.table.setModel(self.proxy)
@@ -75,29 +102,84 @@ class WorklistView(QWidget):
         self.table.sortByColumn(COL_PROBABILITY, Qt.SortOrder.DescendingOrder)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setColumnWidth(COL_FILE, 260)
-        self.table.setColumnWidth(COL_VERDICT, 190)  # "PNEUMONIA (bacteria?)" on one line
+        for column, width in _COLUMN_WIDTHS.items():
+            self.table.setColumnWidth(column, width)
+        self.table.setColumnHidden(COL_GROUP, True)
+        self.table.setWordWrap(False)  # one line a film: long words are elided, not cut
+        # Where the keyboard is must show, also in themes whose focus frame is faint.
+        self.table.setStyleSheet(_FOCUS_STYLE)
         # activated = double-click or Enter/Return (per the platform's style)
         self.table.activated.connect(self._on_activated)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_changed)
 
+        self.preview = FilmPreview(self)
+        self.preview_check.toggled.connect(self.preview.setVisible)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.preview)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)  # the film is worth the room
+
         self.review_panel = ReviewPanel(self)
-        self.review_panel.add_shortcuts(self)
         self.review_panel.reviewChanged.connect(self.save_review)
+        self.review_panel.note_edit.returnPressed.connect(self.table.setFocus)
+        for key, slot in (("A", self.agree_and_next), ("D", self.review_panel.disagree),
+                          ("N", self.review_panel.note_edit.setFocus),
+                          ("P", self.preview_check.toggle)):
+            shortcut = QShortcut(QKeySequence(key), self)
+            # A QLineEdit keeps its typed letters (it overrides shortcuts for text keys).
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(slot)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(filters)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.splitter, 1)
         layout.addWidget(self.review_panel)
+
+    def set_grouping(self, grouping: Grouping) -> None:
+        """Group the worklist by patient or study (or not): films of a group together."""
+        self.proxy.set_grouping(grouping)
+        self.table.setColumnHidden(COL_GROUP, grouping is Grouping.NONE)
+        self.group_combo.setCurrentText(next(k for k, v in GROUPINGS.items() if v == grouping))
+        current = self.current_result()
+        if current is not None:
+            self.select_path(current.path)  # keep the selected film in sight
+
+    def focus_table(self) -> None:
+        """Put the keyboard in the table, on a film (the first if none is selected), so Down
+        and A work straight away (after Ctrl+2, say)."""
+        self.table.setFocus(Qt.FocusReason.OtherFocusReason)
+        if not self.table.currentIndex().isValid() and self.proxy.rowCount():
+            self.table.setCurrentIndex(self.proxy.index(0, COL_FILE))
+
+    def agree_and_next(self) -> None:
+        """A: agree with the selected film's verdict, then go to the next film in the order
+        shown (a film marked stays in sight until the filter is chosen again)."""
+        current = self.current_result()
+        if current is None or not reviewable(current):
+            return
+        self.review_panel.agree()
+        paths = self.paths()
+        position = paths.index(current.path)
+        if position + 1 < len(paths):
+            self.select_path(paths[position + 1])
+        else:
+            self.message.emit("That was the last film of the worklist.", False)
 
     # The scan shown ----------------------------------------------------------------------
     def show_results(self, scan_id: int | None, results: list[StoredResult]) -> None:
         """Show ``scan_id``'s results (None and [] before a new scan's first result)."""
         self._scan_id = scan_id
         self.model.set_results(results)
+        self._show_patient_columns(any(result.study for result in results))
         self._update_summary()
         self._on_current_changed()
+
+    def _show_patient_columns(self, show: bool) -> None:
+        """The patient and study columns, only for a scan with DICOM films (else empty)."""
+        for column in (COL_PATIENT, COL_STUDY):
+            self.table.setColumnHidden(column, not show)
 
     def set_scan_id(self, scan_id: int) -> None:
         """The scan whose results stream in (its id is known once it has begun)."""
@@ -106,14 +188,15 @@ class WorklistView(QWidget):
     def add_result(self, result: StoredResult) -> None:
         """A result of the running scan, already committed."""
         self.model.upsert(result)
+        if result.study is not None:
+            self._show_patient_columns(True)
         self._update_summary()
 
     def merge_results(self, results: list[StoredResult]) -> None:
         """Add or update the rows that differ from ``results`` (a scan read again)."""
         for result in results:
             if self.result_for_path(result.path) != result:
-                self.model.upsert(result)
-        self._update_summary()
+                self.add_result(result)
 
     # The order of films and the selection (the viewer steps through these) ----------------
     def paths(self) -> list[str]:
@@ -154,6 +237,7 @@ class WorklistView(QWidget):
             self.message.emit(f"{edit.path} is not in the scan shown.", True)
             return False
         mark = edit.review
+        self.proxy.keep_in_sight(edit.path)
         try:
             self._store.set_review(self._scan_id, edit.path, mark.mark, mark.corrected_label,
                                    edit.note)
@@ -166,6 +250,7 @@ class WorklistView(QWidget):
         shown = self.review_panel.result
         if shown is not None and shown.path == edit.path:
             self.review_panel.set_result(self.result_for_path(edit.path))
+            self.preview.show_result(self.result_for_path(edit.path))
         self.reviewSaved.emit(edit.path)
         return True
 
@@ -176,6 +261,7 @@ class WorklistView(QWidget):
     def _on_current_changed(self, *_args) -> None:
         result = self.current_result()
         self.review_panel.set_result(result)
+        self.preview.show_result(result)
         self.currentPathChanged.emit(result.path if result is not None else "")
 
     def _on_activated(self, index: QModelIndex) -> None:
@@ -184,8 +270,11 @@ class WorklistView(QWidget):
 
     def _update_summary(self) -> None:
         counts = self.model.summary()
-        self.summary_label.setText(
-            f"{Verdict.PNEUMONIA} {counts[Verdict.PNEUMONIA]} · "
-            f"{Verdict.NORMAL} {counts[Verdict.NORMAL]} · "
-            f"not classified {counts['errors']} · reviewed {counts['reviewed']} / {counts['total']}"
-        )
+        parts = [f"{band.wording.split(' —')[0]} {counts[band]}" for band in Band]
+        parts.append(f"not classified {counts['errors']}")
+        if counts["outside"]:
+            parts.append(f"outside intended use {counts['outside']}")
+        parts.append(f"reviewed {counts['reviewed']} / {counts['total']}")
+        if counts["overridden"]:
+            parts.append(f"overridden {counts['overridden']}")
+        self.summary_label.setText(" · ".join(parts))

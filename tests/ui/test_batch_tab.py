@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 
 from pneumo_desktop.core.batch import run_scan
 from pneumo_desktop.core.csv_export import csv_columns
-from pneumo_desktop.core.results import Reason, ScanResult
+from pneumo_desktop.core.results import Band, Reason, ScanResult
 from pneumo_desktop.core.store import ResultStore
 from pneumo_desktop.ui.batch_tab import BatchTab
 from pneumo_desktop.ui.results_model import (
@@ -22,9 +22,12 @@ from pneumo_desktop.ui.results_model import (
     COL_PROBABILITY,
     COL_REVIEW,
     COL_STATUS,
+    COL_THRESHOLD,
+    COL_VERDICT,
     SORT_ROLE,
 )
 from pneumo_desktop.ui.workers import running_workers
+from pneumo_desktop.ui.worklist_proxy import FILTERS
 from tests.conftest import synthetic_xray
 
 
@@ -109,17 +112,37 @@ def test_scan_fills_worklist_most_suspicious_first(qtbot, scanned):
     assert ascending[:-1] == sorted(probabilities[:-1]) and ascending[-1] is None
 
 
-def test_filters(scanned):
+def test_filters_by_band_review_and_error(scanned):
     tab, _ = scanned
-    counts = {}
-    for name in ("Errors", "PNEUMONIA", "NORMAL", "Unreviewed", "All"):
+    counts, bands = {}, {}
+    for name in FILTERS:
         tab.worklist.filter_combo.setCurrentText(name)
         counts[name] = tab.worklist.proxy.rowCount()
+        bands[name] = {tab.result_for_path(path).band for path in tab.worklist_paths()}
     assert counts["Errors"] == 1 and counts["All"] == 7 and counts["Unreviewed"] == 6
-    assert counts["PNEUMONIA"] + counts["NORMAL"] == 6
-    verdicts = {tab.worklist.model.result_at(r).verdict for r in range(7)} - {None}
-    tab.worklist.filter_combo.setCurrentText(next(iter(verdicts)))
-    assert {row for row in shown(tab, 2)} == {next(iter(verdicts))}
+    assert sum(counts[band.wording] for band in Band) == 6
+    for band in Band:
+        assert bands[band.wording] <= {band}
+    assert counts["Overridden (disagreed)"] == 0 and counts["Outside intended use"] == 0
+
+
+def test_verdict_shows_band_wording_colour_and_threshold(scanned):
+    tab, _ = scanned
+    tab.worklist.filter_combo.setCurrentText("All")
+    colours = {}
+    for row in range(6):
+        result = tab.result_for_path(tab.worklist_paths()[row])
+        verdict = tab.worklist.proxy.index(row, COL_VERDICT)
+        assert verdict.data().startswith(result.band.wording)
+        colours.setdefault(result.band, set()).add(
+            verdict.data(Qt.ItemDataRole.BackgroundRole).color().name())
+        threshold = tab.worklist.proxy.index(row, COL_THRESHOLD).data()
+        assert threshold == f"{result.threshold:.4f} factory"
+        tip = verdict.data(Qt.ItemDataRole.ToolTipRole)
+        assert f"operating threshold {result.threshold:.4f} (factory)" in tip
+    assert all(len(shades) == 1 for shades in colours.values())  # one colour per band
+    assert len(set().union(*colours.values())) == len(colours)  # and different bands differ
+    assert tab.worklist.proxy.index(6, COL_VERDICT).data() == "—"  # the unreadable file
 
 
 def test_review_marks_saved_and_reloaded_and_exported(qtbot, scanned, inference, db_path,
