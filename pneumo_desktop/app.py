@@ -1,5 +1,8 @@
 """``pneumo-desktop [FILE_OR_FOLDER]``: the desktop application.
 
+One app at a time per user and results database: a second start hands FILE_OR_FOLDER to the
+running window (brought forward) and exits 0 (``ui/single_instance.py``).
+
 Also ``pneumo-desktop --self-test``: load the bundled model, verify its checksum, classify an
 image made on the spot, print the result and exit 0 (the installer's smoke test).
 """
@@ -86,25 +89,44 @@ def main(argv: list[str] | None = None) -> int:
     if args.self_test:
         return self_test(args.models_dir)
 
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from .core.model import default_models_dir
     from .core.store import default_db_path
-    from .ui.main_window import MainWindow
-    from .ui.preferences import Preferences
+    from .ui.single_instance import InstanceServer, hand_over, instance_name
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("pneumo_desktop")
     app.setApplicationName("pneumo_desktop")
+    db_path = args.db or default_db_path()
+    instance = None
+    if not args.startup_time:  # a measurement runs beside the user's app, never into it
+        name = instance_name(db_path)
+        if hand_over(name, args.path):
+            log.info("handed %s to the running app", args.path or "nothing")
+            return 0
+        instance = InstanceServer(name, app)
+        if not instance.listen():  # another start got there first: hand over to it
+            hand_over(name, args.path)
+            return 0
+    return _run_window(app, args, db_path, instance)
+
+
+def _run_window(app, args: argparse.Namespace, db_path: Path, instance) -> int:
+    from PySide6.QtCore import QTimer
+
+    from .core.model import default_models_dir
+    from .ui.main_window import MainWindow
+    from .ui.preferences import Preferences
+    from .ui.single_instance import serve_window
+
     icon = _resources_dir() / "pneumo_desktop.png"
     if icon.is_file():
         from PySide6.QtGui import QIcon
 
         app.setWindowIcon(QIcon(str(icon)))
-    window = MainWindow(
-        args.models_dir or default_models_dir(), args.db or default_db_path(), Preferences()
-    )
+    window = MainWindow(args.models_dir or default_models_dir(), db_path, Preferences())
+    if instance is not None:
+        serve_window(instance, window)
     window.show()
     visible = time.perf_counter() - _LAUNCHED
     if args.startup_time:
