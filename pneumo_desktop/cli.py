@@ -1,13 +1,16 @@
 """``pneumo-scan FOLDER --out results.csv [--db FILE] [--resume] [--report FILE.pdf]
-[--profile FILE] [--watch] [--dicom-out DIR [--pacs AE@HOST:PORT]]``: the headless batch
-scanner.
+[--anonymise] [--profile FILE] [--watch] [--dicom-out DIR [--pacs AE@HOST:PORT]]``: the
+headless batch scanner.
 
 Every result is committed to a SQLite store as it is produced (``--db``; without it a temporary
 one), so a scan killed mid-way and started again with ``--resume`` runs only the files that
 have no result yet. The CSV is written at the end, atomically, most suspicious first; then,
-with ``--report``, a PDF report (summary, worklist, flagged films with Grad-CAM). A report that
-can't be written exits with EXIT_REPORT, the CSV already in place. The site profile (the
-user's, or ``--profile``) sets the threshold when it was calibrated for this model.
+with ``--report``, a PDF report (summary, worklist with reviews, notes and patients, the top of
+each band with Grad-CAM). A report that can't be written exits with EXIT_REPORT, the CSV
+already in place. ``--anonymise`` leaves the patient's name, ID and study UID out of the CSV
+and the PDF (the DICOM results of ``--dicom-out`` go to the patient's record and keep them).
+The site profile (the user's, or ``--profile``) sets the threshold when it was calibrated for
+this model.
 
 ``--watch``: after the films already there, each new film is scanned into the same scan as it
 arrives (once its size is stable), until Ctrl+C or SIGTERM; then the CSV is written and the
@@ -71,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--report", type=Path, metavar="FILE.pdf",
                         help="also write a PDF report (after the CSV)")
+    parser.add_argument("--anonymise", "--anonymize", action="store_true",
+                        help="leave patient names, IDs and study UIDs out of the CSV and PDF")
     parser.add_argument("--profile", type=Path, metavar="FILE",
                         help="site profile to use (default: the user's, when it was "
                         "calibrated for this model)")
@@ -201,13 +206,13 @@ def _scan(args, classifier, db_path: Path) -> int:
                 _watch(args, store, classifier, scan_id, watcher, stop, exporter)
         results = store.results(scan_id)
         info = store.scan(scan_id)
-    write_csv(args.out, results)
+    write_csv(args.out, results, anonymise=args.anonymise)
     failed = sum(r.status is not Status.OK for r in results)
     _say(f"pneumo-scan: wrote {args.out} ({len(results)} rows, {failed} unreadable files)")
     if exporter is not None:
         _say(exporter.summary())
     if args.report is not None:
-        return _report(args.report, info, results, classifier)
+        return _report(args.report, info, results, classifier, anonymise=args.anonymise)
     return EXIT_OK
 
 
@@ -296,11 +301,11 @@ class _DicomResults:
                 f"{self.out}{sent}{failed}")
 
 
-def _report(path: Path, info, results, classifier) -> int:
+def _report(path: Path, info, results, classifier, *, anonymise: bool) -> int:
     from .core.pdf_report import write_scan_report
 
     try:
-        write_scan_report(path, info, results, classifier)
+        write_scan_report(path, info, results, classifier, anonymise=anonymise)
     except Exception as error:  # the CSV stands; say why the PDF doesn't, in one line
         log.exception("the PDF report %s could not be written", path,
                       extra=runtime.ALREADY_SHOWN)

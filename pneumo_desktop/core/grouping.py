@@ -34,13 +34,15 @@ def group_key(result: ScanResult, grouping: Grouping) -> tuple[str, str]:
     return "folder", str(Path(result.path).parent)
 
 
-def patient_text(result: ScanResult) -> str:
-    """``Doe, Jane · ID P-0042 · 4 y``; "" for a film without DICOM tags."""
+def patient_text(result: ScanResult, *, anonymise: bool = False) -> str:
+    """``Doe, Jane · ID P-0042 · 4 y`` (``anonymise``: the age alone, as the CSV keeps it);
+    "" for a film without DICOM tags."""
     study = result.study
     if study is None:
         return ""
-    parts = [study.display_name, f"ID {study.patient_id}" if study.patient_id else "",
-             study.patient_age]
+    parts = [study.patient_age]
+    if not anonymise:
+        parts[:0] = [study.display_name, f"ID {study.patient_id}" if study.patient_id else ""]
     return " · ".join(part for part in parts if part)
 
 

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -116,10 +117,13 @@ class BatchTab(QWidget):
                                     "export_button")
         self.report_button = button("PDF report…", lambda: self.exports.choose_pdf(self._scan_id),
                                     "report_button")
+        self.anonymise_button = QToolButton(self, objectName="anonymise_button")
+        self.anonymise_button.setDefaultAction(self.exports.anonymise_action)
         self.scans_combo = ScanHistoryBox(self)
         self.scans_combo.scanChosen.connect(self.load_scan)
         top = row(self.scan_button, self.resume_button, self.cancel_button, None,
-                    "Previous scans:", self.scans_combo, self.export_button, self.report_button)
+                    "Previous scans:", self.scans_combo, self.export_button, self.report_button,
+                  self.anonymise_button)
 
         self.progress_bar = QProgressBar(self, objectName="progress_bar")
         self.progress_bar.setTextVisible(True)
@@ -376,5 +380,6 @@ class BatchTab(QWidget):
                                       and not self.exports.is_writing_report)
         self.report_button.setToolTip(
             "The model is still loading…" if not ready
-            else "Summary, worklist and the flagged films with Grad-CAM, as a PDF")
+            else "Summary, worklist with reviews and notes, and the top of each band with "
+                 "Grad-CAM, as a PDF")
         self.scans_combo.setEnabled(not scanning)

@@ -2,7 +2,9 @@
 background, its Grad-CAMs computed on the inference thread behind the viewer's work).
 
 :class:`WorklistExports` reads the scan from the host's store on the GUI thread and writes on a
-worker; it tells its host what happened through ``message`` and ``reportWritten``.
+worker; it tells its host what happened through ``message`` and ``reportWritten``. Its
+checkable :attr:`~WorklistExports.anonymise_action` (in the tab and the File menu) leaves the
+patients' names, IDs and study UIDs out of both.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from pneumo_desktop.core.csv_export import write_csv
@@ -34,18 +37,26 @@ class WorklistExports(QObject):
         super().__init__(host)
         self._inference, self._store, self._host = inference, store, host
         self._reports = JobTracker()
+        self.anonymise_action = QAction("&Anonymise exports and reports", self, checkable=True,
+                                        objectName="anonymise_action")
+        self.anonymise_action.setToolTip("Leave patient names, IDs and study UIDs out of the "
+                                         "CSV and the PDF report (to share them)")
+
+    @property
+    def anonymise(self) -> bool:
+        return self.anonymise_action.isChecked()
 
     @property
     def is_writing_report(self) -> bool:
         return self._reports.busy
 
-    def write_csv(self, scan_id: int | None, path: Path, *, anonymise: bool = False) -> int:
+    def write_csv(self, scan_id: int | None, path: Path) -> int:
         """Write the scan's results with review marks to ``path`` (atomically; without the
-        patient's name and ID when ``anonymise``); returns the number of rows. Raises OSError
-        if the file can't be written."""
+        patient's name and ID when :attr:`anonymise`); returns the number of rows. Raises
+        OSError if the file can't be written."""
         if scan_id is None:
             raise ValueError("no scan to export")
-        return write_csv(Path(path), self._store.results(scan_id), anonymise=anonymise)
+        return write_csv(Path(path), self._store.results(scan_id), anonymise=self.anonymise)
 
     def choose_csv(self, scan_id: int | None) -> None:
         start = Path.home() / f"pneumo_scan_{scan_id}.csv"
@@ -62,9 +73,10 @@ class WorklistExports(QObject):
             self.message.emit(f"Exported {count} rows to {path}.", False)
 
     def write_pdf(self, scan_id: int | None, path: Path) -> bool:
-        """Write the scan's PDF report (worklist with review marks, flagged films with
-        Grad-CAM) to ``path`` in the background; ``reportWritten`` follows, or the error is
-        told. False (with a message) if it can't start."""
+        """Write the scan's PDF report (worklist with reviews and notes, the top of each band
+        with Grad-CAM; anonymised when :attr:`anonymise`) to ``path`` in the background;
+        ``reportWritten`` follows, or the error is told. False (with a message) if it can't
+        start."""
         problem = ("No scan is shown." if scan_id is None
                    else "The model is still loading." if not self._inference.is_ready
                    else "A report is already being written." if self.is_writing_report
@@ -78,7 +90,8 @@ class WorklistExports(QObject):
         from pneumo_desktop.core.pdf_report import write_scan_report
 
         worker = FunctionWorker(write_scan_report, Path(path), info, results,
-                                self._inference.client(Priority.BACKGROUND))
+                                self._inference.client(Priority.BACKGROUND),
+                                anonymise=self.anonymise)
         worker.signals.returned.connect(self._on_written)
         worker.signals.errored.connect(self._on_failed)
         worker.signals.finished.connect(self.busyChanged)

@@ -16,10 +16,12 @@ from pneumo_desktop.core.intended_use import (
     INTENDED_MAX_AGE_YEARS,
     outside_intended_age,
 )
+from pneumo_desktop.core.pdf_report import write_case_report, write_scan_report
 from pneumo_desktop.core.results import PatientStudy, Reason, ReviewMark, Status
 from pneumo_desktop.core.store import ResultStore
 from tests.cards import card_data, write_card
 from tests.conftest import synthetic_xray
+from tests.core.test_pdf_report import pdf_text
 from tests.dicom_films import make_dicom
 from tests.fakes import FakeClassifier
 
@@ -105,3 +107,78 @@ def test_csv_carries_patient_review_and_note_and_anonymise_leaves_out_identity(
     for secret in ("P-0042", "Doe", "Jane", "Roe", "1.2.3.4"):
         assert secret not in text
     assert rows["child_pa"]["note"] == "right upper lobe"
+
+
+@pytest.fixture
+def reviewed_clinic(tmp_path, fake_classifier):
+    """The clinic scanned; the child's PA agreed with a note, the adult overridden."""
+    folder = write_clinic(tmp_path / "clinic")
+    with ResultStore(tmp_path / "r.sqlite3") as store:
+        scan_id = list(run_scan(store, fake_classifier, folder))[0].scan_id
+        store.set_review(scan_id, str(folder / "child_pa"), ReviewMark.AGREE,
+                         note="right upper lobe consolidation")
+        adult = next(r for r in store.results(scan_id) if r.path.endswith("adult.dcm"))
+        store.set_review(scan_id, adult.path, ReviewMark.DISAGREE, adult.verdict.other,
+                         note="old scar, not pneumonia")
+        return folder, store.scan(scan_id), store.results(scan_id)
+
+
+def test_scan_pdf_carries_reviews_notes_and_patients_and_anonymise_leaves_them_out(
+        tmp_path, reviewed_clinic):
+    folder, info, results = reviewed_clinic
+    adult = next(r for r in results if r.path.endswith("adult.dcm"))
+    write_scan_report(tmp_path / "full.pdf", info, results)
+    text = pdf_text((tmp_path / "full.pdf").read_bytes())
+    assert "Doe, Jane · ID P-0042 · 4 y · 2024-01-31" in text
+    assert "Roe, Richard · ID P-0099 · 34 y · 2024-02-02" in text
+    assert f"OVERRIDDEN → {adult.verdict.other}" in text and "agreed" in text
+    assert "right upper lobe consolidation" in text and "old scar, not pneumonia" in text
+    assert "Reviews and notes" in text and "agreed 1, overridden 1" in text
+    assert f"{adult.band.wording} †" in text  # the adult's verdict, outside intended use
+    assert f"{adult.threshold:.4f} factory" in text
+
+    write_scan_report(tmp_path / "anonymous.pdf", info, results, anonymise=True)
+    text = pdf_text((tmp_path / "anonymous.pdf").read_bytes())
+    for secret in ("P-0042", "Doe", "Jane", "Roe", "P-0099"):
+        assert secret not in text
+    assert "4 y · 2024-01-31" in text and "Anonymised: patient names" in text
+    assert "right upper lobe consolidation" in text  # notes are kept, as the CSV keeps them
+
+
+def test_case_pdf_has_patient_verdict_source_impression_and_reader(
+        tmp_path, reviewed_clinic, fake_classifier):
+    folder, _info, results = reviewed_clinic
+    child = next(r for r in results if r.path.endswith("child_pa"))
+    write_case_report(tmp_path / "case.pdf", child.path, fake_classifier, review=child,
+                      reader="Dr A. Reader")
+    text = pdf_text((tmp_path / "case.pdf").read_bytes())
+    assert "Patient: Doe Jane · ID P-0042 · F · 004Y" in text and "Study: 2024-01-31" in text
+    assert child.band.wording in text
+    assert f"Operating threshold {child.threshold:.4f}, source: factory" in text
+    assert "Radiologist's review: agreed" in text
+    assert "Impression" in text and "right upper lobe consolidation" in text
+    assert "Reader: Dr A. Reader" in text and "Date: " in text
+
+    write_case_report(tmp_path / "anonymous.pdf", child.path, fake_classifier, review=child,
+                      anonymise=True)
+    text = pdf_text((tmp_path / "anonymous.pdf").read_bytes())
+    assert "Doe" not in text and "P-0042" not in text and "Patient: F · 004Y" in text
+    assert "Reader: ____" in text  # no name given: a line to sign on
+
+
+def test_pneumo_scan_anonymise_leaves_identity_out_of_csv_and_pdf(tmp_path, tiny_models_dir):
+    from tests.core.test_scan import _run_scan
+
+    folder = write_clinic(tmp_path / "clinic")
+    out, report = tmp_path / "out.csv", tmp_path / "report.pdf"
+    done = _run_scan(str(folder), "--out", str(out), "--report", str(report), "--anonymise",
+                     "--models-dir", str(tiny_models_dir))
+    assert done.returncode == 0, done.stderr
+    with out.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 4 and not set(IDENTIFYING_COLUMNS) & set(rows[0])
+    assert {row["patient_age"] for row in rows} == {"4 y", "34 y", ""}
+    text = out.read_text(encoding="utf-8") + pdf_text(report.read_bytes())
+    for secret in ("P-0042", "Doe", "Jane", "Roe", "P-0099", "1.2.3.4"):
+        assert secret not in text
+    assert "4 y · 2024-01-31" in text and "Anonymised: patient names" in text

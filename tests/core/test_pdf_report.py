@@ -24,7 +24,7 @@ from pneumo_desktop.core.pdf_report import (
     write_case_report,
     write_scan_report,
 )
-from pneumo_desktop.core.results import Verdict
+from pneumo_desktop.core.results import Band, Verdict
 from pneumo_desktop.core.store import ResultStore
 from tests.conftest import synthetic_xray
 from tests.core.test_imaging import make_dicom
@@ -112,8 +112,8 @@ def scanned(tmp_path_factory, tiny_classifier):
 def test_scan_report_of_a_real_scan(scanned, tiny_classifier, tmp_path):
     info, results = scanned
     assert len(results) == 9 and results[-1].status == "error"
-    flagged = sum(r.verdict is Verdict.PNEUMONIA for r in results)
-    expected_pages = 1 + 1 + (1 if flagged else 0)  # summary, 9 rows, <= 8 thumbnails
+    bands = {r.band for r in results} - {None}
+    expected_pages = 1 + 1 + len(bands)  # summary, 9 rows, a page of thumbnails a band
     calls = []
     out = tmp_path / "out" / "scan.pdf"
     assert write_scan_report(out, info, results, tiny_classifier,
@@ -125,6 +125,9 @@ def test_scan_report_of_a_real_scan(scanned, tiny_classifier, tmp_path):
     for index in range(8):
         assert f"case_{index:02d}.png" in text
     assert "broken.jpg" in text and "error: " in text
+    for band in bands:
+        assert band.wording in text
+    assert f"{results[0].threshold:.4f} factory" in text  # every verdict with its threshold
     assert f"page {expected_pages}/{expected_pages}" in text
     assert text.count(INTENDED_USE_LINE) == expected_pages  # the footer of every page
     assert f"{len(results)} of 9" in text and f"#{info.id}" in text
@@ -137,20 +140,23 @@ def test_many_rows_paginate_and_thumbnails_are_capped_with_placeholders(scanned,
     real = [r for r in results if r.status == "ok"][0]
     long_name = "pacs_export_" + "x" * 80 + "_end.png"
     rows = [dataclasses.replace(real, path=str(tmp_path / f"gone_{i:02d}.png"),
-                                probability=0.99 - i / 100, verdict=Verdict.PNEUMONIA)
+                                probability=0.99 - i / 100, verdict=Verdict.PNEUMONIA,
+                                band=Band.LIKELY)
             for i in range(79)]
     rows.insert(0, dataclasses.replace(real, path=str(tmp_path / long_name),
-                                       probability=0.995, verdict=Verdict.PNEUMONIA))
+                                       probability=0.995, verdict=Verdict.PNEUMONIA,
+                                       band=Band.LIKELY))
     out = tmp_path / "big.pdf"
     write_scan_report(out, info, rows, None)  # no model: thumbnails without overlays
     data = assert_clean_pdf(out)
-    assert page_count(data) == 1 + 3 + 2  # 80 rows at 35 a page; 24 thumbnails at 12
+    assert page_count(data) == 1 + 3 + 1  # 80 rows at 35 a page; the top 12 of the band
     text = pdf_text(data)
-    assert "the 24 most suspicious of 80 flagged films" in text and "rows 71–80 of 80" in text
+    assert "Pneumonia likely: the 12 most suspicious of 80 — 1–12" in text
+    assert "rows 71–80 of 80" in text
     assert "gone_00.png" in text and "unreadable: missing" in text
     assert long_name not in text and "pacs_export_" in text and "_end.png" in text
-    assert "page 6/6" in text
-    write_scan_report(out, info, rows, None, max_flagged_thumbnails=0)
+    assert "page 5/5" in text
+    write_scan_report(out, info, rows, None, thumbnails_per_band=0)
     assert page_count(assert_clean_pdf(out)) == 1 + 3
 
 
@@ -222,3 +228,31 @@ def test_case_report_of_an_unreadable_film_raises_and_writes_nothing(tiny_classi
         write_case_report(tmp_path / "out.pdf", broken, tiny_classifier)
     assert [p.name for p in tmp_path.iterdir()] == ["broken.png"]
 
+
+
+def test_thumbnails_come_from_the_top_of_every_band_so_borderline_films_show(tmp_path):
+    from pneumo_desktop.core.results import Status, StoredResult
+    from pneumo_desktop.core.scan_report import band_tops
+
+    def film(name: str, p: float, band: Band | None, verdict=Verdict.PNEUMONIA):
+        return StoredResult(str(tmp_path / name), Status.OK, p, verdict, band, 0.2)
+
+    rows = [film(f"likely_{i}", 0.99 - i / 100, Band.LIKELY) for i in range(20)]
+    rows += [film(f"possible_{i}", 0.5 - i / 100, Band.POSSIBLE) for i in range(5)]
+    rows += [film(f"unlikely_{i}", 0.19 - i / 200, Band.UNLIKELY, Verdict.NORMAL)
+             for i in range(30)]
+    rows.append(film("legacy", 0.15, None, Verdict.NORMAL))  # scanned before bands
+    rows.append(StoredResult(str(tmp_path / "broken"), Status.ERROR))
+    tops = band_tops(rows[::-1], 3)
+    assert [(band, [Path(r.path).name for r in films], count) for band, films, count in tops] \
+        == [(Band.LIKELY, ["likely_0", "likely_1", "likely_2"], 20),
+            (Band.POSSIBLE, ["possible_0", "possible_1", "possible_2"], 5),
+            (Band.UNLIKELY, ["unlikely_0", "unlikely_1", "unlikely_2"], 31)]
+    info = type("Scan", (), dict(id=3, folder=str(tmp_path), started=None, finished=None,
+                                 state="complete", model_name="m", model_version="1",
+                                 threshold=0.2, total_files=57))()
+    write_scan_report(tmp_path / "bands.pdf", info, rows, None, thumbnails_per_band=3)
+    text = pdf_text((tmp_path / "bands.pdf").read_bytes())
+    assert "Pneumonia likely: the 3 most suspicious of 20 — 1–3" in text
+    assert "Possible pneumonia — look: the 3 most suspicious of 5 — 1–3" in text
+    assert "No pneumonia found: the 3 nearest the threshold of 31 — 1–3" in text

@@ -172,3 +172,32 @@ def test_ctrl2_puts_the_keyboard_in_the_table_and_a_agrees_and_moves_on(qtbot, c
     tab.worklist.filter_combo.setCurrentText("Unreviewed")  # chosen again: marked ones go
     assert tab.worklist_paths() == [order[0], *order[4:]]
     tab.setParent(None)  # closed by qtbot, not deleted with the tab widget
+
+
+def test_the_anonymise_choice_leaves_identity_out_of_csv_and_pdf(qtbot, clinic_tab, tmp_path):
+    from tests.core.test_pdf_report import pdf_text
+
+    tab = clinic_tab
+    scan_id = tab.current_scan_id
+
+    def export(name: str) -> str:
+        tab.exports.write_csv(scan_id, tmp_path / f"{name}.csv")
+        with qtbot.waitSignal(tab.reportWritten, timeout=60_000):
+            assert tab.exports.write_pdf(scan_id, tmp_path / f"{name}.pdf")
+        return ((tmp_path / f"{name}.csv").read_text(encoding="utf-8")
+                + pdf_text((tmp_path / f"{name}.pdf").read_bytes()))
+
+    tab.select_path(tab.worklist_paths()[0])
+    tab.worklist.review_panel.disagree()  # overridden, with a note
+    tab.worklist.review_panel.note_edit.setText("adult film, sent in error")
+    tab.worklist.review_panel.note_edit.editingFinished.emit()  # Enter, or leaving the box
+    assert tab.result_for_path(tab.worklist_paths()[0]).note == "adult film, sent in error"
+    full = export("full")
+    assert "Roe, Richard · ID P-0099 · 34 y" in full and "P-0042" in full
+    assert "OVERRIDDEN" in full and "adult film, sent in error" in full
+    tab.anonymise_button.click()  # the tab's button is the File menu's action
+    assert tab.exports.anonymise_action.isChecked()
+    anonymous = export("anonymous")
+    for secret in ("Roe", "Richard", "Doe", "P-0042", "P-0099", "1.2.1"):
+        assert secret not in anonymous
+    assert "34 y · 2024-02-02" in anonymous and "adult film, sent in error" in anonymous
