@@ -126,6 +126,9 @@ class MainWindow(QMainWindow):
             file_menu, "&Open image…", QKeySequence.StandardKey.Open, self.choose_image
         )
         self._add_action(file_menu, "&Scan folder…", "Ctrl+Shift+O", self.choose_scan_folder)
+        self._add_action(file_menu, "Open &DICOMDIR…", "Ctrl+Shift+D", self.choose_dicomdir)
+        file_menu.addSeparator()
+        file_menu.addAction(self.batch_tab.exports.anonymise_action)
         file_menu.addSeparator()
         self._add_action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         view_menu = self.menuBar().addMenu("&View")
@@ -166,6 +169,40 @@ class MainWindow(QMainWindow):
         if folder:
             self.scan_folder(Path(folder))
 
+    def choose_dicomdir(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Disc or stick with a DICOMDIR",
+                                                  str(Path.home()))
+        if folder:
+            self.open_dicomdir(folder)
+
+    def open_dicomdir(self, path) -> bool:
+        """List the patients and studies of the DICOMDIR ``path`` names (the file, or a disc's
+        folder), then view or scan the study chosen. False if there is none or none chosen."""
+        from pneumo_desktop.core.dicomdir import DicomDirError, read_dicomdir
+        from pneumo_desktop.ui.dicomdir_dialog import DicomDirAction, dicomdir_of
+
+        index = dicomdir_of(path)
+        try:
+            if index is None:
+                raise DicomDirError(f"No DICOMDIR in {path}.")
+            choice = self.choose_study(read_dicomdir(index))
+        except DicomDirError as error:
+            QMessageBox.warning(self, "DICOMDIR", str(error))
+            return False
+        if choice is None:
+            return False
+        if choice.action is DicomDirAction.VIEW:
+            self.open_in_viewer(choice.films[0])
+        else:
+            self.scan_folder(choice.folder)
+        return True
+
+    def choose_study(self, listing):
+        """The study picked from ``listing`` (a modal list; tests replace this)."""
+        from pneumo_desktop.ui.dicomdir_dialog import ask_for_study
+
+        return ask_for_study(listing, self)
+
     def open_in_viewer(self, path) -> None:
         path = Path(path)
         self.preferences.last_image_folder = path.parent
@@ -182,9 +219,14 @@ class MainWindow(QMainWindow):
         self.batch_tab.start_scan(folder)
 
     def open_argument(self, argument: str) -> None:
-        """The command line's FILE_OR_FOLDER."""
+        """The command line's FILE_OR_FOLDER (a disc's DICOMDIR, or a folder with one at its
+        top, opens as its patient/study list)."""
+        from pneumo_desktop.ui.dicomdir_dialog import dicomdir_of
+
         path = Path(argument)
-        if path.is_dir():
+        if dicomdir_of(path) is not None:
+            self.open_dicomdir(path)
+        elif path.is_dir():
             self.scan_folder(path)
         else:
             self.open_in_viewer(path)
