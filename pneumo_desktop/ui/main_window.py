@@ -28,6 +28,7 @@ from ..core.imaging import SUPPORTED_SUFFIXES
 from ..core.model import ModelError
 from .about_tab import AboutTab
 from .batch_tab import BatchTab
+from .case_report_details import CaseReportDetails
 from .inference_service import InferenceService
 from .preferences import Preferences
 from .viewer_tab import ViewerTab
@@ -73,6 +74,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.about_tab, "About / Validation")
         self.setCentralWidget(self.tabs)
         self.batch_tab.openRequested.connect(self.open_in_viewer)
+        #: The case PDF's review, impression, reader and anonymise choice for a film.
+        self.case_report_details = CaseReportDetails(preferences, self.batch_tab, self)
 
         self.device_label = QLabel("Loading model…")
         self.model_label = QLabel("No model yet")
@@ -126,7 +129,7 @@ class MainWindow(QMainWindow):
             file_menu, "&Open image…", QKeySequence.StandardKey.Open, self.choose_image
         )
         self._add_action(file_menu, "&Scan folder…", "Ctrl+Shift+O", self.choose_scan_folder)
-        self._add_action(file_menu, "Open &DICOMDIR…", "Ctrl+Shift+D", self.choose_dicomdir)
+        self._add_action(file_menu, "Open &DICOMDIR…", "", self.choose_dicomdir)
         file_menu.addSeparator()
         file_menu.addAction(self.batch_tab.exports.anonymise_action)
         file_menu.addSeparator()

@@ -101,6 +101,8 @@ class Setting(Generic[T]):
 class Preferences:
     """The app's preferences; tests give it their own QSettings file, never the user's."""
 
+    #: Signs the case PDFs (asked the first time: ui/case_report_details.py).
+    reader_name = Setting("review/reader_name", str, "")
     window_geometry = Setting("window/geometry", QByteArray, None)
     last_image_folder = Setting("last_image_folder", Path, None)
     last_scan_folder = Setting("last_scan_folder", Path, None)

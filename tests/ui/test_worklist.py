@@ -201,3 +201,36 @@ def test_the_anonymise_choice_leaves_identity_out_of_csv_and_pdf(qtbot, clinic_t
     for secret in ("Roe", "Richard", "Doe", "P-0042", "P-0099", "1.2.1"):
         assert secret not in anonymous
     assert "34 y · 2024-02-02" in anonymous and "adult film, sent in error" in anonymous
+
+
+def test_the_case_pdf_gets_the_stored_review_the_reader_asked_once_and_anonymise(
+        qtbot, clinic_tab, tmp_path, fake_inference):
+    from PySide6.QtCore import QSettings
+
+    from pneumo_desktop.core.pdf_report import write_case_report
+    from pneumo_desktop.ui.case_report_details import CaseReportDetails
+    from pneumo_desktop.ui.preferences import Preferences
+    from tests.core.test_pdf_report import pdf_text
+
+    tab = clinic_tab
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    details = CaseReportDetails(Preferences(settings), tab, tab)
+    asked = []
+    details.ask_reader = lambda: asked.append(1) or "Dr Ada Reader"
+    film = next(p for p in tab.worklist_paths() if p.endswith("jane_2"))
+    assert tab.select_path(film)
+    tab.worklist.review_panel.agree()
+    tab.worklist.review_panel.note_edit.setText("patchy right lower zone opacity")
+    tab.worklist.review_panel.note_edit.editingFinished.emit()
+    first = details(film)
+    assert first["review"].note == "patchy right lower zone opacity"
+    assert first["reader"] == "Dr Ada Reader" and first["anonymise"] is False
+    tab.anonymise_button.click()
+    assert details(film)["anonymise"] is True and asked == [1]  # asked once
+    assert Preferences(settings).reader_name == "Dr Ada Reader"  # kept for the next start
+
+    out = tmp_path / "case.pdf"
+    write_case_report(out, film, fake_inference.classifier, **details(film))
+    text = pdf_text(out.read_bytes())
+    assert "patchy right lower zone opacity" in text and "Reader: Dr Ada Reader" in text
+    assert "Radiologist's review: agreed" in text and "Doe" not in text
