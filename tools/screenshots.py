@@ -85,6 +85,11 @@ def main() -> int:
 
     window.scan_folder(args.folder)
     wait_for(window.batch_tab.scanFinished)
+    # The morning's worklist: a film agreed, the next selected, its preview beside the table.
+    worklist = window.batch_tab
+    worklist.select_path(worklist.worklist_paths()[0])
+    worklist.worklist.agree_and_next()
+    worklist.worklist.focus_table()
     shoot("worklist")
 
     window.tabs.setCurrentWidget(window.about_tab)

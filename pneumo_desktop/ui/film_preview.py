@@ -128,7 +128,7 @@ def _caption(result: StoredResult) -> str:
         probability = "" if result.probability is None else f"P = {result.probability:.3f} · "
         lines.append(f"{verdict_text(result)} · {probability}threshold {threshold_text(result)}")
         if result.subtype is not None:
-            lines.append(subtype_text(result).capitalize())
+            lines.append(subtype_text(result, first_word=True))
     else:
         lines.append(result.message or str(result.status))
     for text in (patient_text(result), study_text(result)):

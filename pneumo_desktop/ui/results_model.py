@@ -63,13 +63,14 @@ def verdict_text(row: StoredResult) -> str:
     return row.band.wording if row.band else str(row.verdict)
 
 
-def subtype_text(row: StoredResult) -> str:
-    """``likely bacterial (P(viral) = 0.21), a secondary estimate``; "" without one."""
+def subtype_text(row: StoredResult, *, first_word: bool = False) -> str:
+    """``likely bacteria (P(viral) = 0.21), a secondary estimate`` ("Likely …" as the
+    ``first_word`` of a line); "" without one."""
     if row.subtype is None:
         return ""
     viral = row.subtype_probability
     viral = "" if viral is None else f" (P(viral) = {viral:.2f})"
-    return f"likely {row.subtype}{viral}, a secondary estimate"
+    return f"{'L' if first_word else 'l'}ikely {row.subtype}{viral}, a secondary estimate"
 
 
 def threshold_text(row: StoredResult) -> str:
@@ -87,7 +88,7 @@ def verdict_tooltip(row: StoredResult) -> str | None:
         lines.append(f"{row.verdict} at the operating threshold {row.threshold:.4f} "
                      f"({row.threshold_source or 'source unknown'})")
     if row.subtype is not None:  # secondary information: here, not in the column
-        lines.append(subtype_text(row).capitalize())
+        lines.append(subtype_text(row, first_word=True))
     if row.reason is Reason.OUTSIDE_INTENDED_AGE:
         lines.append(row.message)
     return "\n".join(lines)

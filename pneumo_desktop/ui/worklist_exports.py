@@ -39,6 +39,7 @@ class WorklistExports(QObject):
         self._reports = JobTracker()
         self.anonymise_action = QAction("&Anonymise exports and reports", self, checkable=True,
                                         objectName="anonymise_action")
+        self.anonymise_action.setIconText("Anonymise")  # the button's words; the menu's in full
         self.anonymise_action.setToolTip("Leave patient names, IDs and study UIDs out of the "
                                          "CSV and the PDF report (to share them)")
 

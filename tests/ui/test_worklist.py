@@ -234,3 +234,15 @@ def test_the_case_pdf_gets_the_stored_review_the_reader_asked_once_and_anonymise
     text = pdf_text(out.read_bytes())
     assert "patchy right lower zone opacity" in text and "Reader: Dr Ada Reader" in text
     assert "Radiologist's review: agreed" in text and "Doe" not in text
+
+
+def test_the_subtype_is_worded_as_a_secondary_estimate_with_its_p_kept_upper_case():
+    from pneumo_desktop.core.results import Status, StoredResult, Subtype, Verdict
+    from pneumo_desktop.ui.results_model import subtype_text
+
+    row = StoredResult("a.png", Status.OK, 0.9, Verdict.PNEUMONIA, subtype=Subtype.BACTERIA,
+                       subtype_probability=0.44)
+    assert subtype_text(row, first_word=True) == \
+        "Likely bacteria (P(viral) = 0.44), a secondary estimate"
+    assert subtype_text(row).startswith("likely bacteria")
+    assert subtype_text(StoredResult("b.png", Status.OK, 0.1, Verdict.NORMAL)) == ""
