@@ -1,6 +1,7 @@
 """The case PDF: one film for the patient's record. The patient block, the film and its
 Grad-CAM, the verdict with its band, threshold and where the threshold came from, the
-radiologist's review, the impression (the stored review note) and the reader's name and date.
+"outside intended use" notice for a patient older than the model's range, the radiologist's
+review, the impression (the stored review note) and the reader's name and date.
 
 ``anonymise`` leaves out the patient's name and ID (age, sex and study stay).
 """
@@ -19,6 +20,7 @@ from . import pdf_pages as pages
 from .explain import gradcam
 from .imaging import LoadedImage, load_image
 from .inference import call_model
+from .intended_use import age_notice, outside_intended_age
 from .results import Prediction, StoredResult
 
 _FILM_PIXELS = 1200  # longest side of the case report's film (~300 dpi at its printed size)
@@ -111,7 +113,12 @@ def write_case_report(path: Path | str, image_path: Path | str, classifier, *,
         _review_line(review),
     ]
     figure.text(0.06, 0.465, "\n".join(lines), fontsize=10, va="top", linespacing=1.55)
-    y = _impression(figure, (review.note or "") if review is not None else "", 0.33)
+    context = loaded.dicom
+    if context is not None and outside_intended_age(context.age_years):
+        figure.text(0.06, 0.35, textwrap.fill("⚠ " + age_notice(context.age_text), 100),
+                    fontsize=9,
+                    weight="bold", color=pages.RED, va="top")
+    y = _impression(figure, (review.note or "") if review is not None else "", 0.305)
     figure.text(0.06, y, f"Reader: {reader or '_' * 28}      Date: {pages.now_text()}      "
                 f"Signature: {'_' * 22}", fontsize=10, va="top")
     notes = [pages.GRADCAM_NOTE] + ([pages.ANONYMISED_NOTE] if anonymise else [])

@@ -182,3 +182,15 @@ def test_pneumo_scan_anonymise_leaves_identity_out_of_csv_and_pdf(tmp_path, tiny
     for secret in ("P-0042", "Doe", "Jane", "Roe", "P-0099", "1.2.3.4"):
         assert secret not in text
     assert "4 y · 2024-01-31" in text and "Anonymised: patient names" in text
+
+
+def test_case_pdf_of_an_adult_film_carries_the_outside_intended_use_notice(
+        tmp_path, reviewed_clinic, fake_classifier):
+    folder, _info, results = reviewed_clinic
+    adult = next(r for r in results if r.path.endswith("adult.dcm"))
+    write_case_report(tmp_path / "adult.pdf", adult.path, fake_classifier, review=adult)
+    text = pdf_text((tmp_path / "adult.pdf").read_bytes())
+    assert "Outside intended use: patient age 34 y is above the 5 years" in text
+    assert f"Radiologist's review: OVERRIDDEN → {adult.corrected_label}" in text
+    write_case_report(tmp_path / "child.pdf", folder / "child_pa", fake_classifier)
+    assert "Outside intended use" not in pdf_text((tmp_path / "child.pdf").read_bytes())
