@@ -46,6 +46,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit-per-class", type=int, help="tiny subset, for smoke runs")
     parser.add_argument("--working-size", type=int, help="pixels the network computes at")
     parser.add_argument("--mixup", type=float, help="mixup Beta(alpha, alpha); 0 disables")
+    parser.add_argument("--frame-lungs", action=argparse.BooleanOptionalAction,
+                        help="crop each film to its lung fields inside the model")
     parser.add_argument(
         "--split",
         choices=("patient", "patient_earliest", "patient_earliest_series", "image"),
@@ -64,6 +66,7 @@ def _overrides(args) -> dict:
         "split": args.split,
         "working_size": args.working_size,
         "mixup_alpha": args.mixup,
+        "frame_lungs": args.frame_lungs,
     }
 
 
@@ -276,15 +279,15 @@ def _rebuild_card(args) -> int:
 
 
 def _evaluate(args) -> int:
-    import keras
     import numpy as np
 
     from . import data, evaluate
+    from .models import load_model
 
     card_path = args.model_file.with_name(args.model_file.stem + ".card.json")
     card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.exists() else None
     threshold = args.threshold if args.threshold is not None else card["threshold"]["value"]
-    model = keras.models.load_model(args.model_file, compile=False)
+    model = load_model(args.model_file)
     channels = int(model.input_shape[-1])
     records = data.list_split(args.data_dir / args.split)
     config = config_for(

@@ -79,6 +79,9 @@ class TrainConfig:
     # Histogram-equalise every film (Pillow, before the model) so that films from other
     # machines, with other exposure curves, look alike; the card tells the app to do the same.
     equalize: bool = False
+    # Crop every film to its lung fields inside the model (training/framing.py), so that the
+    # network sees the same field of view whatever the machine and the radiographer did.
+    frame_lungs: bool = False
     weights_file: Path | None = None  # ImageNet weights for the transfer models
     limit_per_class: int | None = None  # a tiny subset, for smoke runs in CI
     version: str = "1.0.0"

@@ -125,11 +125,11 @@ def fit_heads(models_dir: Path, name: str, config: TrainConfig, log=logger.info)
     """Fit both heads for ``models_dir/name.keras``, write the npz and update the card."""
     import io
 
-    import keras
+    from .models import load_model
 
     card_path = Path(models_dir) / f"{name}.card.json"
     card = read_card(card_path)
-    model = keras.models.load_model(Path(models_dir) / card["model_file"], compile=False)
+    model = load_model(Path(models_dir) / card["model_file"])
     feature_model = build_feature_model(model)
     config = config.replace(
         channels=card["input"]["channels"],

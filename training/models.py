@@ -18,6 +18,10 @@ def build_inputs(config: TrainConfig):
 
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, config.channels), name="image")
     x = inputs
+    if config.frame_lungs:
+        from .framing import framed_input
+
+        return inputs, framed_input(inputs, config.working_size)
     if config.working_size != INPUT_SIZE:
         x = layers.Resizing(config.working_size, config.working_size, name="resize")(x)
     return inputs, x
@@ -221,6 +225,15 @@ def build_transfer(config: TrainConfig):
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(0.3)(x)
     return keras.Model(inputs, build_dense_head(x), name=config.model_name)
+
+
+def load_model(path):
+    """A saved model of this package, with its custom layers (lung framing) registered."""
+    import keras
+
+    from . import framing  # noqa: F401 - registers FrameBox and FrameCrop with Keras
+
+    return keras.models.load_model(path, compile=False)
 
 
 def build_model(config: TrainConfig):

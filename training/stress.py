@@ -89,7 +89,7 @@ def stress_report(model, records: list[data.Record], threshold: float, batch_siz
 
 def run_stress(model_file: Path, data_dir: Path, limit_per_class: int | None = None) -> dict:
     """Re-create the card's validation split and stress the model on it."""
-    import keras
+    from .models import load_model
 
     card = json.loads(model_file.with_name(model_file.stem + ".card.json").read_text("utf-8"))
     if card["input"].get("equalize") != "histogram":
@@ -100,7 +100,7 @@ def run_stress(model_file: Path, data_dir: Path, limit_per_class: int | None = N
     _, validation = data.split_validation(
         records, split["validation_fraction"], split["split_seed"], by=split["split"]
     )
-    model = keras.models.load_model(model_file, compile=False)
+    model = load_model(model_file)
     threshold = float(card["threshold"]["value"])
     return {
         "model": card["name"],
