@@ -9,7 +9,8 @@ import os
 import sys
 from pathlib import Path
 
-from .config import MODEL_PRESETS, TRANSFER_MODELS, config_for
+from .config import config_for
+from .registry import MODELS
 
 DEFAULT_DATA = Path(os.environ.get("PNEUMO_DATA_DIR", "../shared/data/chest_xray"))
 
@@ -76,12 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train_parser = commands.add_parser("train", help="train one model and write its card")
-    train_parser.add_argument("--model", required=True, choices=sorted(MODEL_PRESETS))
+    train_parser.add_argument("--model", required=True, choices=sorted(MODELS))
     train_parser.add_argument("--weights", type=Path, help="ImageNet weights (transfer models)")
     _add_common(train_parser)
 
     all_parser = commands.add_parser("all", help="train every model, then the comparison table")
-    all_parser.add_argument("--models", nargs="+", default=sorted(MODEL_PRESETS))
+    all_parser.add_argument("--models", nargs="+", default=sorted(MODELS))
     all_parser.add_argument("--weights-dir", type=Path, help="holds <model>.h5 for transfer")
     _add_common(all_parser)
 
@@ -140,6 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     sitecal_parser.add_argument("--json", type=Path, help="also write the report here")
     sitecal_parser.add_argument("--card", action="store_true",
                                 help="record the report in the model's card")
+    checks_parser = commands.add_parser(
+        "checks", help="validation checks and label-free site checks on the test images"
+    )
+    checks_parser.add_argument("--model-file", type=Path, required=True)
+    checks_parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    checks_parser.add_argument("--json", type=Path, help="also write the report here")
+    checks_parser.add_argument("--no-adabn", action="store_true", help="skip the AdaBN shift")
 
     compare_parser = commands.add_parser("compare", help="rebuild the comparison table")
     compare_parser.add_argument("--out", type=Path, default=Path("models"))
@@ -187,6 +195,15 @@ def main(argv: list[str] | None = None) -> int:
         return _export(args)
     if args.command == "sitecal":
         return _sitecal(args)
+    if args.command == "checks":
+        from .io import atomic_write_json
+        from .site_checks import format_checks, run_checks
+
+        report = run_checks(args.model_file, args.data_dir, adabn=not args.no_adabn)
+        print(format_checks(report))  # the command's output, not a log line
+        if args.json:
+            atomic_write_json(args.json, report)
+        return 0
     from .compare import write_comparison
 
     write_comparison(args.out, args.note)
@@ -231,7 +248,7 @@ def _train_all(args) -> int:
     notes = []
     for name in args.models:
         weights = None
-        if name in TRANSFER_MODELS:
+        if MODELS[name].needs_weights:
             weights = args.weights_dir / f"{name}.h5" if args.weights_dir else None
             if weights is None or not weights.is_file():
                 notes.append(f"{name}: not trained, no ImageNet weights file given (--weights-dir)")

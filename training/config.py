@@ -1,6 +1,7 @@
-"""Hyper-parameters of every model in the zoo, as frozen dataclasses.
+"""Hyper-parameters of a training run, as frozen dataclasses.
 
 Each ``build_*`` function in this package takes a :class:`TrainConfig`; nothing reads globals.
+Each model's preset (the fields that differ from these defaults) is in :mod:`training.registry`.
 """
 
 from __future__ import annotations
@@ -90,59 +91,13 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
-#: The zoo. ``cnn_deep_aug`` is the bundled model; ``cnn_deep_aug_notebook`` keeps the original
-#: notebook's recipe (RGB, 224 px, random image split, no class weights, threshold 0.5).
-MODEL_PRESETS: dict[str, dict] = {
-    "ann": dict(working_size=64, augment=None, epochs=15),
-    "cnn": dict(working_size=128, augment=None, epochs=15),
-    "cnn_deep": dict(working_size=160, augment=None, epochs=20),
-    "cnn_deep_aug": dict(
-        working_size=192,
-        epochs=22,
-        early_stopping_patience=6,
-        equalize=True,
-        # Validation = the earliest training patients of each subtype and of each normal series
-        # (see data.split_validation): the public test split holds the earliest patient
-        # numbers, and this hold-out asks the same question of training data. 1.1.0 took the
-        # earliest patients without regard to series, and validated on IM-* normals only.
-        split="patient_earliest_series",
-        version="1.2.0",
-        # Zoom-in crops up to 25% per axis (framing and aspect) and resolution loss: the
-        # acquisition stress test (training/stress.py) showed 1.1.0 flagging 55-75% of normal
-        # validation films once the chest filled more of the frame, 30% at half resolution.
-        augment=AugmentConfig(
-            zoom_fraction=(-0.25, 0.10),
-            contrast=0.3,
-            brightness=0.2,
-            gamma=0.4,
-            sharpness=(0.25, 0.75),
-            resolution_loss=1.0,
-        ),
-    ),
-    "cnn_deep_aug_notebook": dict(
-        channels=3,
-        working_size=224,
-        epochs=30,
-        learning_rate=1e-3,
-        cosine_decay=False,
-        early_stopping_patience=0,
-        split="image",
-        class_weights=False,
-        augment=NOTEBOOK_AUGMENT,
-        threshold_rule="fixed_0.5",
-    ),
-    "xception": dict(channels=3, working_size=224, epochs=10, learning_rate=1e-4),
-    "resnet101": dict(channels=3, working_size=224, epochs=10, learning_rate=1e-4),
-}
-
-TRANSFER_MODELS = {"xception", "resnet101"}
-
-
 def config_for(model_name: str, **overrides) -> TrainConfig:
-    """The preset for ``model_name`` with command-line ``overrides`` applied (None means unset)."""
-    if model_name not in MODEL_PRESETS:
-        known = ", ".join(sorted(MODEL_PRESETS))
-        raise ValueError(f"unknown model {model_name!r}; choose one of: {known}")
-    values = dict(MODEL_PRESETS[model_name])
+    """The preset for ``model_name`` with command-line ``overrides`` applied (None means unset).
+
+    Presets live in :mod:`training.registry`, the one place a model is added.
+    """
+    from .registry import spec_for  # the registry imports this module
+
+    values = dict(spec_for(model_name).preset)
     values.update({key: value for key, value in overrides.items() if value is not None})
     return TrainConfig(model_name=model_name, **values)

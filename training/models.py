@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import math
 
-from .config import INPUT_SIZE, TRANSFER_MODELS, TrainConfig
+from .config import INPUT_SIZE, TrainConfig
 
 
 def build_inputs(config: TrainConfig):
@@ -237,15 +237,7 @@ def load_model(path):
 
 
 def build_model(config: TrainConfig):
-    name = config.model_name
-    if name == "ann":
-        return build_ann(config)
-    if name == "cnn":
-        return build_notebook_cnn(config, (32,))
-    if name in ("cnn_deep", "cnn_deep_aug_notebook"):
-        return build_notebook_cnn(config, (32, 64, 128))
-    if name == "cnn_deep_aug":
-        return build_cnn_deep_aug(config)
-    if name in TRANSFER_MODELS:
-        return build_transfer(config)
-    raise ValueError(f"no builder for model {name!r}")
+    """The model ``config.model_name`` names, by its builder in :mod:`training.registry`."""
+    from .registry import spec_for  # the registry imports this module
+
+    return spec_for(config.model_name).build(config)

@@ -17,6 +17,8 @@ from .config import TrainConfig
 from .export import export_model
 from .io import atomic_save_model, atomic_write_json
 from .models import build_augmenter, build_model
+from .registry import spec_for
+from .resume import ResumableRun
 
 logger = logging.getLogger(__name__)
 
@@ -30,21 +32,6 @@ def build_optimizer(config: TrainConfig, steps_per_epoch: int):
             config.learning_rate, decay_steps=max(1, steps_per_epoch * config.epochs), alpha=0.05
         )
     return keras.optimizers.Adam(rate)
-
-
-def build_callbacks(config: TrainConfig):
-    import keras
-
-    if not config.early_stopping_patience:
-        return []
-    return [
-        keras.callbacks.EarlyStopping(
-            monitor="val_auc",
-            mode="max",
-            patience=config.early_stopping_patience,
-            restore_best_weights=True,
-        )
-    ]
 
 
 def predict(model, dataset) -> np.ndarray:
@@ -103,19 +90,23 @@ def train(config: TrainConfig, log=logger.info) -> dict:
             keras.metrics.Recall(name="recall"),
         ],
     )
+    run = ResumableRun(config)  # a killed run resumes from its last finished epoch
+    if run.resuming:
+        log(f"{config.model_name}: resuming after epoch {len(run.history()['loss'])}")
     started = time.perf_counter()
-    history = model.fit(
+    model.fit(
         train_ds,
         validation_data=val_ds,
         epochs=config.epochs,
         # Mixup batches carry their own (blended) class weights as sample weights.
         class_weight=None if config.mixup_alpha else weights,
-        callbacks=build_callbacks(config),
+        callbacks=run.callbacks(),
         shuffle=False,  # the dataset shuffles itself each epoch
         verbose=2,
     )
     train_seconds = time.perf_counter() - started
-    history_dict = {key: [float(v) for v in values] for key, values in history.history.items()}
+    run.restore_best(model)
+    history_dict = run.history()
     epochs_run = len(history_dict.get("loss", []))
 
     val_probs = predict(model, val_ds)
@@ -157,9 +148,15 @@ def train(config: TrainConfig, log=logger.info) -> dict:
             "config": json.loads(json.dumps(dataclasses.asdict(config), default=str)),
         },
         plots=plots, libraries=library_versions(),
-        previous=read_card(card_file) if card_file.is_file() else None,
+        # The card this run replaces carries the changelog on; a first card starts from the
+        # model's release history in the registry.
+        previous=read_card(card_file) if card_file.is_file() else {
+            "name": config.model_name,
+            "changelog": spec_for(config.model_name).changelog_entries(),
+        },
     )
     write_card(card_file, card)
+    run.finish()
     card["onnx"] = export_model(model_path, config.data_dir)
     # The log shows validation only: whoever compares runs by a rule written in advance must be
     # able to apply it before seeing test. The test metrics are in the card, one step away.
