@@ -49,6 +49,10 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mixup", type=float, help="mixup Beta(alpha, alpha); 0 disables")
     parser.add_argument("--frame-lungs", action=argparse.BooleanOptionalAction,
                         help="crop each film to its lung fields inside the model")
+    parser.add_argument("--frame-jitter", type=float,
+                        help="training only: move each lung-box edge by up to this fraction")
+    parser.add_argument("--equalize-crop", action=argparse.BooleanOptionalAction,
+                        help="histogram-equalise the lung crop inside the model")
     parser.add_argument(
         "--split",
         choices=("patient", "patient_earliest", "patient_earliest_series", "image"),
@@ -68,6 +72,8 @@ def _overrides(args) -> dict:
         "working_size": args.working_size,
         "mixup_alpha": args.mixup,
         "frame_lungs": args.frame_lungs,
+        "frame_jitter": args.frame_jitter,
+        "equalize_crop": args.equalize_crop,
     }
 
 

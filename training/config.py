@@ -83,6 +83,8 @@ class TrainConfig:
     # Crop every film to its lung fields inside the model (training/framing.py), so that the
     # network sees the same field of view whatever the machine and the radiographer did.
     frame_lungs: bool = False
+    frame_jitter: float = 0.0  # training only: each box edge moves by up to this (film fraction)
+    equalize_crop: bool = False  # histogram-equalise the crop itself inside the model
     weights_file: Path | None = None  # ImageNet weights for the transfer models
     limit_per_class: int | None = None  # a tiny subset, for smoke runs in CI
     version: str = "1.0.0"

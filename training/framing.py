@@ -28,6 +28,11 @@ sums, matrix products) and travel in the exported ONNX graph; the app needs no n
 bilinear filter written as two matrix products (exact, differentiable, and plain MatMul in
 ONNX). The box is stretched to a square: the aspect ratio of the lung fields is normalised
 too, which the source films' squashing to 224x224 had made a class cue.
+
+Two options (research runs): :class:`CropEqualize` equalises the histogram of the crop itself
+(the app's Pillow equalisation is over the whole film, so how much air and abdomen the film
+held still shapes the grey levels of the lungs), and ``jitter`` moves each box edge at random
+during training, so the network does not depend on exactly where the finder put the box.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from keras import ops
 
 FRAME_BOX_LAYER = "frame_box"
 FRAME_CROP_LAYER = "frame_crop"
+CROP_EQUALIZE_LAYER = "crop_equalize"
 WHOLE_FILM = (0.0, 0.0, 1.0, 1.0)
 
 
@@ -131,19 +137,27 @@ def resampling_matrix(low, high, source: int, target: int):
 class FrameBox(keras.layers.Layer):
     """Films (batch, 224, 224, channels) in 0..255 -> lung boxes (batch, 4), see the module."""
 
-    def __init__(self, framing: dict | None = None, **kwargs):
+    def __init__(self, framing: dict | None = None, jitter: float = 0.0, seed: int | None = None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.framing = FramingConfig(**(framing or {}))
+        self.jitter = float(jitter)
+        self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, images):
+    def call(self, images, training=False):
         boxes, _ = find_frame_box(ops.stop_gradient(images), self.framing)
+        if training and self.jitter:
+            # Each edge moves by up to ``jitter`` of the film, then the box is kept inside it.
+            noise = keras.random.uniform(ops.shape(boxes), -self.jitter, self.jitter,
+                                         seed=self.seed_generator)
+            boxes = ops.clip(boxes + noise, 0.0, 1.0)
         return boxes
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 4)
 
     def get_config(self):
-        return {**super().get_config(), "framing": asdict(self.framing)}
+        return {**super().get_config(), "framing": asdict(self.framing), "jitter": self.jitter}
 
 
 @keras.saving.register_keras_serializable(package="pneumo_framing")
@@ -172,7 +186,39 @@ class FrameCrop(keras.layers.Layer):
         return {**super().get_config(), "size": self.size}
 
 
-def framed_input(inputs, working_size: int, framing: FramingConfig | None = None):
+@keras.saving.register_keras_serializable(package="pneumo_framing")
+class CropEqualize(keras.layers.Layer):
+    """Histogram equalisation of each (cropped) film in 0..255, from the cumulative histogram
+    of every ``stride``-th pixel, interpolated linearly between grey levels."""
+
+    def __init__(self, stride: int = 4, **kwargs):
+        super().__init__(**kwargs)
+        self.stride = int(stride)
+
+    def call(self, images):
+        images = ops.clip(ops.stop_gradient(images), 0.0, 255.0)
+        batch = ops.shape(images)[0]
+        sample = ops.reshape(images[:, :: self.stride, :: self.stride, :], (batch, -1, 1))
+        levels = ops.arange(256, dtype="float32")
+        cumulative = ops.mean(ops.cast(sample <= levels, "float32"), axis=1)  # batch, 256
+        flat = ops.reshape(images, (batch, -1))
+        lower = ops.floor(flat)
+        fraction = flat - lower
+        lower = ops.cast(lower, "int32")
+        upper = ops.minimum(lower + 1, 255)
+        low_value = ops.take_along_axis(cumulative, lower, axis=1)
+        high_value = ops.take_along_axis(cumulative, upper, axis=1)
+        equalised = 255.0 * (low_value + fraction * (high_value - low_value))
+        return ops.reshape(equalised, ops.shape(images))
+
+    def get_config(self):
+        return {**super().get_config(), "stride": self.stride}
+
+
+def framed_input(inputs, working_size: int, framing: FramingConfig | None = None,
+                 jitter: float = 0.0, equalize: bool = False):
     """The film cropped to its lung box at the working size, for a model's first layers."""
-    boxes = FrameBox(asdict(framing or FramingConfig()), name=FRAME_BOX_LAYER)(inputs)
-    return FrameCrop(working_size, name=FRAME_CROP_LAYER)([inputs, boxes])
+    boxes = FrameBox(asdict(framing or FramingConfig()), jitter=jitter,
+                     name=FRAME_BOX_LAYER)(inputs)
+    crops = FrameCrop(working_size, name=FRAME_CROP_LAYER)([inputs, boxes])
+    return CropEqualize(name=CROP_EQUALIZE_LAYER)(crops) if equalize else crops

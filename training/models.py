@@ -21,7 +21,8 @@ def build_inputs(config: TrainConfig):
     if config.frame_lungs:
         from .framing import framed_input
 
-        return inputs, framed_input(inputs, config.working_size)
+        return inputs, framed_input(inputs, config.working_size, jitter=config.frame_jitter,
+                                    equalize=config.equalize_crop)
     if config.working_size != INPUT_SIZE:
         x = layers.Resizing(config.working_size, config.working_size, name="resize")(x)
     return inputs, x

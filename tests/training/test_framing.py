@@ -89,9 +89,31 @@ def test_crop_of_the_whole_film_is_the_film_and_of_a_quarter_is_that_quarter():
     np.testing.assert_allclose(np.asarray(cropped), films[:, :112, 112:], atol=1e-3)
 
 
+def test_crop_equalisation_spreads_a_narrow_grey_range_and_keeps_the_order():
+    rng = np.random.default_rng(2)
+    film = rng.normal(120, 6, (64, 64, 1)).astype(np.float32)
+    films = np.stack([film, film + 60])  # the same film, brighter: equalised alike
+    equalised = np.asarray(framing.CropEqualize(stride=2)(films))
+    assert equalised.min() < 10 and equalised.max() > 245
+    assert np.percentile(equalised, 50) == pytest.approx(127.5, abs=8)
+    order = np.argsort(films[0].ravel())
+    assert (np.diff(equalised[0].ravel()[order]) >= -1e-4).all()
+    np.testing.assert_allclose(equalised[0], equalised[1], atol=1.0)
+
+
+def test_box_jitter_moves_boxes_in_training_only():
+    film, _ = chest_on_black()
+    layer = framing.FrameBox(jitter=0.05, seed=3)
+    still = np.asarray(layer(film[None]))
+    np.testing.assert_array_equal(still, np.asarray(layer(film[None], training=False)))
+    moved = np.asarray(layer(np.repeat(film[None], 8, axis=0), training=True))
+    assert 0 < np.abs(moved - still).max() <= 0.05 + 1e-6
+
+
 @pytest.fixture(scope="module")
 def framed_model(tmp_path_factory):
-    config = config_for("cnn_deep_aug", frame_lungs=True, working_size=64)
+    config = config_for("cnn_deep_aug", frame_lungs=True, working_size=64, frame_jitter=0.04,
+                        equalize_crop=True)
     model = build_model(config)
     path = tmp_path_factory.mktemp("framed") / "framed.keras"
     model.save(path)
@@ -102,7 +124,8 @@ def test_framed_model_names_its_box_and_survives_a_save(framed_model):
     model = load_model(framed_model)
     assert model.get_layer(framing.FRAME_BOX_LAYER).output.shape[1:] == (4,)
     film, _ = chest_on_black()
-    fresh = build_model(config_for("cnn_deep_aug", frame_lungs=True, working_size=64))
+    fresh = build_model(config_for("cnn_deep_aug", frame_lungs=True, working_size=64,
+                                   equalize_crop=True))
     fresh.set_weights(model.get_weights())
     np.testing.assert_allclose(model.predict(film[None], verbose=0),
                                fresh.predict(film[None], verbose=0), atol=1e-6)
