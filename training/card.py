@@ -234,7 +234,7 @@ def rebuild_card(model_file: Path, data_dir: Path, *, changes: str | None = None
     """Upgrade the card of ``model_file`` to the current schema without retraining; returns
     the metrics that moved (``{"test.at_0.5.accuracy": (old, new), ...}``, empty when the
     re-scored metrics equal the card's)."""
-    import keras
+    from .models import load_model
 
     model_file = Path(model_file)
     path = card_path_for(model_file)
@@ -258,7 +258,7 @@ def rebuild_card(model_file: Path, data_dir: Path, *, changes: str | None = None
         if key in split and split[key]["total"] != value["total"]:
             raise CardError(f"{data_dir} gives {value['total']} {key} films for this card's "
                             f"split, the card says {split[key]['total']}: not the same data")
-    model = keras.models.load_model(model_file, compile=False)
+    model = load_model(model_file)  # registers the framing layers
     validation = Scored.of(val_records, _predict(model, val_records, config))
     test = Scored.of(test_records, _predict(model, test_records, config))
     threshold = float(old["threshold"]["value"])

@@ -245,7 +245,7 @@ def export_keras_model(model, onnx_path: Path, films: np.ndarray) -> dict:
 def export_model(model_file: Path, data_dir: Path | None = None) -> dict:
     """Write ``<name>.onnx`` beside ``model_file`` and record it in the card; returns the
     card's ``onnx`` section."""
-    import keras
+    from .models import load_model
 
     model_file = Path(model_file)
     card_file = card_path_for(model_file)
@@ -254,7 +254,7 @@ def export_model(model_file: Path, data_dir: Path | None = None) -> dict:
     if source_sha256 != card["sha256"]:
         raise ExportError(f"{model_file.name} does not match {card_file.name} (sha256): export "
                           "the model the card describes")
-    model = keras.models.load_model(model_file, compile=False)
+    model = load_model(model_file)  # registers the framing layers
     shape = tuple(int(d) for d in model.input_shape[1:])
     films = parity_films(shape, data_dir, card["input"].get("equalize") == "histogram")
     section = export_keras_model(model, model_file.with_suffix(".onnx"), films)

@@ -230,11 +230,10 @@ def write_scores(path: Path, paths, labels, scores) -> None:
 
 def score_test_set(model_file: Path, card: dict, data_dir: Path):
     """Paths, labels and the Keras model's P(pneumonia) for the test films."""
-    import keras
-
     from .config import config_for
+    from .models import load_model
 
-    model = keras.models.load_model(model_file, compile=False)
+    model = load_model(model_file)  # registers the framing layers
     records = data.list_split(Path(data_dir) / "test")
     config = config_for(
         card["name"], channels=int(model.input_shape[-1]),

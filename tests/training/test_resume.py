@@ -21,6 +21,7 @@ def kill_after_epoch(epoch_number: int):
     return KillAfterEpoch()
 
 
+@pytest.mark.slow  # two tiny training runs: ~80 s on the shared 2-core machine
 def test_a_killed_run_resumes_after_its_last_finished_epoch(
     tiny_data_dir, tmp_path, monkeypatch, capsys
 ):
