@@ -5,7 +5,8 @@ FOLDER holds the site's films sorted by a radiologist into ``NORMAL/`` and ``PNE
 command scores them, prints the local table (counts, AUC, sensitivity and specificity with 95%
 intervals at the factory and proposed thresholds, the rule's verdict and what the site still
 needs) on stdout, and with ``--apply`` writes the site profile that ``pneumo-scan`` and the app
-then use. Progress and notices go to stderr.
+then use, and records it in the audit trail of the results database (``--db``, default the
+app's). Progress and notices go to stderr.
 
 Exit status: 0 when it ran; 2 on a missing folder, a folder without films of both classes, a
 target out of range or a damaged profile (left as it is); 3 when the model is refused.
@@ -54,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", type=Path,
                         help="site profile file (default: the user's, in the data directory)")
     parser.add_argument("--apply", action="store_true", help="write the site profile")
+    parser.add_argument("--db", type=Path,
+                        help="results database whose audit trail records --apply (default: "
+                        "the app's, in the user's data directory)")
     parser.add_argument("--models-dir", type=Path, help="default: the bundled models/")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     return parser
@@ -102,12 +106,9 @@ def _score(files, classifier, batch_size: int) -> list:
 def _calibrate(args, classifier, films) -> int:
     from .core.calibration import CalibrationError, calibrate
     from .core.local_films import as_labelled_scores
-    from .core.site_profile import (
-        SiteProfileError,
-        default_profile_path,
-        profile_for_model,
-        save_calibration,
-    )
+    from .core.site_changes import apply_calibration
+    from .core.site_profile import SiteProfileError, default_profile_path, profile_for_model
+    from .core.store import default_db_path
 
     try:
         calibration = calibrate(
@@ -127,10 +128,12 @@ def _calibrate(args, classifier, films) -> int:
         _say(f"not applied: add --apply to write the site profile {path}")
         return EXIT_OK
     try:
-        profile = save_calibration(calibration, classifier.card, path)
+        profile = apply_calibration(calibration, classifier.card, profile_path=path,
+                                    db_path=args.db or default_db_path())
     except SiteProfileError as error:
         return _fail(EXIT_USAGE, str(error))
-    _say(f"wrote site profile {profile.path}: threshold {profile.operating_point.threshold:.4f}")
+    _say(f"wrote site profile {profile.path}: threshold {profile.operating_point.threshold:.4f}"
+         f" (recorded in the audit trail of {args.db or default_db_path()})")
     return EXIT_OK
 
 

@@ -99,3 +99,10 @@ def _private_site_profile(monkeypatch, tmp_path_factory):
     user's profile when there is one)."""
     folder = tmp_path_factory.mktemp("site_profile")
     monkeypatch.setenv("PNEUMO_SITE_PROFILE", str(folder / "site_profile.json"))
+
+
+@pytest.fixture(autouse=True)
+def _private_results_db(monkeypatch, tmp_path_factory):
+    """Nor the developer's results database (``pneumo-calibrate --apply`` audits there)."""
+    folder = tmp_path_factory.mktemp("results_db")
+    monkeypatch.setenv("PNEUMO_DB", str(folder / "results.sqlite3"))

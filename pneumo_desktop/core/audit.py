@@ -10,9 +10,12 @@ verdicts and who changed them. Rows are never changed:
   an edit made by someone who dropped the triggers (they can: it is a file on their disk) is
   found by :meth:`AuditTrail.verify`.
 
-Wiring: whoever records a review, applies a calibration or reverts a profile calls
-``AuditTrail(db_path).record(AuditAction..., old_value=..., new_value=..., path=...,
-model=..., threshold=..., threshold_source=...)`` once per action.
+Wiring: review marks are recorded by :meth:`ResultStore.set_review` itself, the one place
+marks are saved (the worklist and the viewer's review bar both save there), in the same
+transaction as the mark (:func:`append_row`); calibrations and reverts by
+:mod:`.site_changes`. Anyone else calls ``AuditTrail(db_path).record(AuditAction...,
+old_value=..., new_value=..., path=..., model=..., threshold=..., threshold_source=...)`` once
+per action.
 """
 
 from __future__ import annotations
@@ -94,14 +97,16 @@ def current_user() -> str:
 
 def review_value(result) -> str | None:
     """The ``old_value``/``new_value`` of a REVIEW row: the review fields of a stored result
-    (anything with ``review``, ``corrected_label`` and ``note``) as JSON; None when unreviewed."""
+    (anything with ``review``, ``corrected_label`` and ``note``) as JSON; None when there is
+    neither a mark nor a note."""
     review = getattr(result, "review", None)
-    if result is None or review is None:
-        return None
     corrected = getattr(result, "corrected_label", None)
+    note = getattr(result, "note", None) or None
+    if review is None and corrected is None and note is None:  # a note alone still counts
+        return None
     return json.dumps(
-        {"review": str(review), "corrected_label": None if corrected is None else str(corrected),
-         "note": getattr(result, "note", None) or None},
+        {"review": None if review is None else str(review),
+         "corrected_label": None if corrected is None else str(corrected), "note": note},
         ensure_ascii=False,
     )
 
@@ -109,6 +114,66 @@ def review_value(result) -> str | None:
 def _row_hash(previous_hash: str, values: dict) -> str:
     canonical = json.dumps([previous_hash, *(values[name] for name in _HASHED)], default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def film_fields(path: str | os.PathLike[str] | None) -> dict:
+    """The film columns of a row: its path, SOP Instance UID (DICOM) and sha256. Read before a
+    transaction opens (hashing a film takes a moment); a film moved or deleted since keeps its
+    path only."""
+    film = {"path": None, "sop_instance_uid": None, "file_sha256": None}
+    if path is not None:
+        film["path"] = str(path)
+        film["sop_instance_uid"] = sop_instance_uid(path)
+        try:
+            film["file_sha256"] = file_sha256(path)
+        except OSError:
+            pass
+    return film
+
+
+def row_values(
+    action: AuditAction,
+    *,
+    old_value: str | None,
+    new_value: str | None,
+    film: dict | None = None,
+    model: ModelIdentity | None = None,
+    threshold: float | None = None,
+    threshold_source: ThresholdSource | None = None,
+    user: str | None = None,
+) -> dict:
+    """One row's columns but the id and hash; ``film`` from :func:`film_fields`."""
+    return {
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+        "user": user or current_user(),
+        "action": AuditAction(action).value,
+        **(film or film_fields(None)),
+        "model_name": model.name if model else None,
+        "model_version": model.version if model else None,
+        "model_sha256": model.sha256 if model else None,
+        "threshold": None if threshold is None else float(threshold),
+        "threshold_source": ThresholdSource(threshold_source).value
+        if threshold_source is not None else None,
+        "old_value": old_value, "new_value": new_value,
+    }
+
+
+def create_table(connection: sqlite3.Connection) -> None:
+    """The table and its triggers, when the database has none yet (outside a transaction)."""
+    connection.executescript(SCHEMA)
+
+
+def append_row(connection: sqlite3.Connection, values: dict) -> int:
+    """Append one row inside the caller's open write transaction (``BEGIN IMMEDIATE``: no
+    other writer slips a row in between reading the last hash and this one), so a change and
+    its audit row commit together. Returns the new row's id."""
+    last = connection.execute("SELECT row_hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+    values = dict(values, row_hash=_row_hash(last[0] if last else "", values))
+    cursor = connection.execute(
+        f"INSERT INTO audit_log ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+        tuple(values.values()),
+    )
+    return int(cursor.lastrowid)
 
 
 class AuditTrail:
@@ -123,7 +188,7 @@ class AuditTrail:
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        create_table(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -149,44 +214,19 @@ class AuditTrail:
         """Append one row and return it. ``path`` is the film (None for site-wide actions);
         its sha256 and, for DICOM, its SOP Instance UID are read here. ``user`` defaults to
         the OS user."""
-        values = {
-            "at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
-            "user": user or current_user(),
-            "action": AuditAction(action).value,
-            "path": None, "sop_instance_uid": None, "file_sha256": None,
-            "model_name": model.name if model else None,
-            "model_version": model.version if model else None,
-            "model_sha256": model.sha256 if model else None,
-            "threshold": None if threshold is None else float(threshold),
-            "threshold_source": ThresholdSource(threshold_source).value
-            if threshold_source is not None else None,
-            "old_value": old_value, "new_value": new_value,
-        }
-        if path is not None:
-            values["path"] = str(path)
-            values["sop_instance_uid"] = sop_instance_uid(path)
-            try:
-                values["file_sha256"] = file_sha256(path)
-            except OSError:  # the film was moved or deleted since; record what we know
-                values["file_sha256"] = None
-        # IMMEDIATE: no other writer slips a row in between reading the last hash and ours.
+        values = row_values(
+            action, old_value=old_value, new_value=new_value, film=film_fields(path),
+            model=model, threshold=threshold, threshold_source=threshold_source, user=user,
+        )
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            last = self._db.execute(
-                "SELECT row_hash FROM audit_log ORDER BY id DESC LIMIT 1"
-            ).fetchone()
-            values["row_hash"] = _row_hash(last["row_hash"] if last else "", values)
-            columns = ", ".join(values)
-            cursor = self._db.execute(
-                f"INSERT INTO audit_log ({columns}) VALUES ({', '.join('?' * len(values))})",
-                tuple(values.values()),
-            )
+            row_id = append_row(self._db, values)
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
         return self._entry(self._db.execute(
-            "SELECT * FROM audit_log WHERE id=?", (cursor.lastrowid,)
+            "SELECT * FROM audit_log WHERE id=?", (row_id,)
         ).fetchone())
 
     def entries(

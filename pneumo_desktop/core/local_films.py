@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .calibration import LabelledScores
-from .monitoring import latest_per_film
+from .monitoring import one_per_film
 from .results import Status, Verdict
 from .scan import list_images, scan_files
 
@@ -77,8 +77,11 @@ def as_labelled_scores(films: list[FolderFilm]) -> LabelledScores:
 
 def reviewed_films(dated, model_sha256: str) -> LabelledScores:
     """The store's reviewed films (:meth:`ResultStore.dated_results`) scored by this model,
-    the latest result of each: another model's scores mean nothing at this model's
-    threshold."""
+    from all scans, each film once (:func:`~.monitoring.one_per_film`: the same path, size and
+    mtime is one film) with its latest mark: another model's scores mean nothing at this
+    model's threshold, and a film counted twice would make the rule over-confident."""
     return LabelledScores.from_reviews(
-        item.result for item in latest_per_film(dated) if item.model_sha256 == model_sha256
+        item.result for item in one_per_film(
+            item for item in dated if item.model_sha256 == model_sha256
+        )
     )

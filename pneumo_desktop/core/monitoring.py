@@ -4,7 +4,9 @@ and an alert when the share flagged leaves the band seen at calibration (a new X
 a new population).
 
 Pure functions over the store's dated results (:meth:`ResultStore.dated_results`). A film
-scanned more than once counts once, with its latest result. Flags are recomputed from the
+scanned more than once (the same path, size and mtime: a folder scanned every night) counts
+once, on the day of its first scan, with its review from whichever scan has one
+(:func:`one_per_film`). Flags are recomputed from the
 stored P(pneumonia) at the site threshold, so periods before and after a threshold change
 compare; only the films of the profile's model count (another model's scores mean nothing at
 this threshold).
@@ -18,6 +20,7 @@ calibration folder has the prevalence it was given). Alerts are raised per week:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -113,6 +116,24 @@ def latest_per_film(dated: Iterable) -> list:
     return sorted(latest.values(), key=lambda item: item.scanned_at)
 
 
+def one_per_film(dated: Iterable) -> list:
+    """One dated result per film (``DatedResult.film``: path, size and mtime), dated by the
+    film's first scan: its latest reviewed result when it was reviewed in any scan, else its
+    latest result. A folder scanned every night thus counts each film on the day it arrived,
+    and a mark made in one scan is not lost when a later scan of the same film has none."""
+    groups: dict[tuple, list] = {}
+    for item in dated:
+        groups.setdefault(item.film, []).append(item)
+    merged = []
+    for items in groups.values():
+        first = min(item.scanned_at for item in items)
+        reviewed = [item for item in items if item.result.review is not None]
+        chosen = (max(reviewed, key=lambda item: item.reviewed_at or item.scanned_at)
+                  if reviewed else max(items, key=lambda item: item.scanned_at))
+        merged.append(dataclasses.replace(chosen, scanned_at=first))
+    return sorted(merged, key=lambda item: item.scanned_at)
+
+
 def summarise(
     dated: Iterable, period: Period, *, threshold: float | None = None,
     baseline: Baseline | None = None,
@@ -146,9 +167,10 @@ def monitor(
     """The monitoring report over the store's dated results, for one model's classified
     films; with a baseline, flags at its threshold and alerts against its share."""
     films = [
-        item for item in latest_per_film(dated)
+        item for item in one_per_film(
+            item for item in dated if model_sha256 is None or item.model_sha256 == model_sha256
+        )
         if item.result.status == Status.OK and item.result.probability is not None
-        and (model_sha256 is None or item.model_sha256 == model_sha256)
     ]
     threshold = baseline.threshold if baseline else None
     daily = summarise(films, Period.DAY, threshold=threshold, baseline=baseline)

@@ -8,6 +8,7 @@ since it was scanned is scanned again; one that did not is never run twice.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import sqlite3
@@ -289,6 +290,8 @@ class ResultStore:
                 dt.datetime.fromisoformat(r["reviewed_at"]) if r["reviewed_at"] else None,
                 r["model_sha256"],
                 _stored_result(r),
+                r["size"],
+                r["mtime_ns"],
             )
             for r in rows
         ]
@@ -300,8 +303,16 @@ class ResultStore:
         review: ReviewMark | None,
         corrected_label: Verdict | None = None,
         note: str | None = None,
-    ) -> None:
-        """The radiologist's mark: AGREE/DISAGREE (with the corrected label) or None."""
+    ) -> bool:
+        """The radiologist's mark: AGREE/DISAGREE (with the corrected label) or None.
+
+        The one place marks are saved (the worklist and the viewer's review bar both come
+        here), so it is also where each is audited: a change and its audit row (who, when,
+        the film's identity, the model and threshold that made the verdict, old -> new)
+        commit in one transaction. Saving what is already there changes nothing and records
+        nothing; returns whether the mark changed."""
+        from .audit import AuditAction, append_row, create_table, film_fields, row_values
+
         try:
             review = None if review is None else ReviewMark(review)
         except ValueError:
@@ -312,24 +323,68 @@ class ResultStore:
             raise ValueError(
                 f"corrected label must be NORMAL or PNEUMONIA, not {corrected_label!r}"
             ) from None
-        with self._db:
-            changed = self._db.execute(
-                "UPDATE results SET review=?, corrected_label=?, note=?, reviewed_at=? "
-                "WHERE scan_id=? AND path=?",
-                (review, corrected_label, note, _now() if review else None, scan_id, path),
-            ).rowcount
-        if not changed:
+        create_table(self._db)
+        film = film_fields(path)  # hashing the film takes a moment: before the transaction
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            change = self._save_review(scan_id, path, review, corrected_label, note)
+            if change is not None:
+                append_row(self._db, row_values(AuditAction.REVIEW, film=film, **change))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return change is not None
+
+    def _save_review(self, scan_id, path, review, corrected_label, note) -> dict | None:
+        """Inside set_review's transaction: save the mark; the audit row's fields of the
+        change (old and new value, the verdict's model and threshold), None when the mark is
+        already that."""
+        from .audit import review_value
+        from .identity import ModelIdentity
+
+        row = self._db.execute(
+            "SELECT r.*, s.model_name, s.model_version, s.model_sha256 FROM results r "
+            "JOIN scans s ON s.id = r.scan_id WHERE r.scan_id=? AND r.path=?", (scan_id, path)
+        ).fetchone()
+        if row is None:
             raise KeyError(f"no result for {path} in scan {scan_id}")
+        before = _stored_result(row)
+        after = dataclasses.replace(before, review=review, corrected_label=corrected_label,
+                                    note=note)
+        if (before.review, before.corrected_label, before.note) == (review, corrected_label,
+                                                                    note):
+            return None
+        self._db.execute(
+            "UPDATE results SET review=?, corrected_label=?, note=?, reviewed_at=? "
+            "WHERE scan_id=? AND path=?",
+            (review, corrected_label, note, _now() if review else None, scan_id, path),
+        )
+        model = None
+        if row["model_sha256"]:
+            model = ModelIdentity(str(row["model_name"]), str(row["model_version"]),
+                                  str(row["model_sha256"]))
+        return {"old_value": review_value(before), "new_value": review_value(after),
+                "model": model, "threshold": before.threshold,
+                "threshold_source": before.threshold_source}
 
 
 @dataclass(frozen=True)
 class DatedResult:
-    """A stored result with when it was scanned and reviewed and by which model."""
+    """A stored result with when it was scanned and reviewed and by which model, and the
+    file's size and mtime when it was scanned (with the path, the store's file identity)."""
 
     scanned_at: dt.datetime
     reviewed_at: dt.datetime | None
     model_sha256: str | None
     result: StoredResult
+    size: int | None = None
+    mtime_ns: int | None = None
+
+    @property
+    def film(self) -> tuple[str, int | None, int | None]:
+        """The film's identity: the same path, size and mtime in any scan is the same film."""
+        return self.result.path, self.size, self.mtime_ns
 
 
 def model_sha256(card) -> str | None:

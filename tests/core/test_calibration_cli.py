@@ -3,6 +3,7 @@ tiny model (films the test makes)."""
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pneumo_desktop.core.audit import AuditAction, AuditTrail
 from pneumo_desktop.core.local_films import (
     as_labelled_scores,
     labelled_files,
@@ -87,6 +89,11 @@ def test_cli_prints_the_table_and_applies_only_when_asked(site_folder, tiny_mode
     assert data["model"]["sha256"] == card["sha256"] and data["active"]
     assert data["counts"]["pneumonia"] == 6 and data["counts"]["normal"] == 5
     assert "wrote site profile" in done.stderr
+    with AuditTrail(os.environ["PNEUMO_DB"]) as trail:  # the tests' own database
+        [row] = trail.entries()
+    assert row.action is AuditAction.CALIBRATION and row.model_sha256 == card["sha256"]
+    assert row.threshold == pytest.approx(data["threshold"]["value"])
+    assert json.loads(row.old_value)["source"] == "factory"
 
 
 def test_cli_without_pneumonias_exits_2_and_writes_nothing(tmp_path, tiny_models_dir):

@@ -7,7 +7,14 @@ import pytest
 from scipy.stats import binom
 
 from pneumo_desktop.core.local_films import reviewed_films
-from pneumo_desktop.core.monitoring import Baseline, Period, latest_per_film, monitor, summarise
+from pneumo_desktop.core.monitoring import (
+    Baseline,
+    Period,
+    latest_per_film,
+    monitor,
+    one_per_film,
+    summarise,
+)
 from pneumo_desktop.core.results import (
     OperatingPoint,
     Prediction,
@@ -131,17 +138,37 @@ def test_the_store_gives_every_result_with_its_dates_model_and_review(tmp_path):
     assert y.result.status is Status.ERROR and y.result.reason is Reason.TRUNCATED
 
 
-def test_reviewed_films_are_this_models_latest_reviewed_results():
+def test_reviewed_films_are_this_models_reviewed_films_once_each_with_the_latest_mark():
     later = MONDAY + dt.timedelta(days=1)
     dated = [
-        _dated("a", 0.9, MONDAY, ReviewMark.AGREE),  # rescanned later, review cleared
-        _dated("a", 0.8, later),
+        _dated("a", 0.9, MONDAY, ReviewMark.AGREE),  # the same film scanned again later,
+        _dated("a", 0.9, later),  # unreviewed there: Monday's mark still labels it
         _dated("b", 0.2, MONDAY, ReviewMark.AGREE),
+        _dated("b", 0.2, later, ReviewMark.AGREE),  # reviewed in two scans: counted once
         _dated("c", 0.7, MONDAY, ReviewMark.AGREE, sha="m0"),  # another model's score
         DatedResult(later, later, "m1", StoredResult(  # a miss the radiologist caught
             "d", Status.OK, 0.1, Verdict.NORMAL, review=ReviewMark.DISAGREE,
             corrected_label=Verdict.PNEUMONIA,
         )),
+        _dated("e", 0.6, MONDAY),  # never reviewed
     ]
     films = reviewed_films(dated, "m1")
-    assert films.paths == ("b", "d") and films.labels.tolist() == [0, 1]
+    assert sorted(zip(films.paths, films.labels.tolist(), strict=True)) == [
+        ("a", 1), ("b", 0), ("d", 1)]
+
+
+def test_one_film_is_one_path_size_and_mtime_dated_by_its_first_scan():
+    tuesday, wednesday = MONDAY + dt.timedelta(days=1), MONDAY + dt.timedelta(days=2)
+
+    def scanned(when, size, review=None, reviewed_at=None):
+        result = StoredResult("a", Status.OK, 0.8, Verdict.PNEUMONIA, review=review)
+        return DatedResult(when, reviewed_at, "m1", result, size, 1000)
+
+    dated = [scanned(MONDAY, 10, ReviewMark.DISAGREE, MONDAY), scanned(tuesday, 10),
+             scanned(wednesday, 10, ReviewMark.AGREE, wednesday),
+             scanned(wednesday, 11)]  # the file changed: another film
+    films = one_per_film(dated)
+    assert [(f.scanned_at, f.size, f.result.review) for f in films] == [
+        (MONDAY, 10, ReviewMark.AGREE), (wednesday, 11, None)]
+    # Scanned every night, a film counts on the day it arrived.
+    assert [d.films for d in monitor(dated).daily] == [1, 1]
