@@ -46,9 +46,12 @@ def export_film_results(
 ) -> DicomResultFiles:
     """Grad-CAM of the DICOM film at ``path`` and its SC + SR in ``out_dir``."""
     from .explain import gradcam  # the model's runtime: only when results are asked for
+    from .inference import call_model
 
     loaded = load_image(path)
-    cam = gradcam(classifier, classifier.prepare(loaded))
+    # On the inference thread when the app hands a SerialClassifier (the engine is not to be
+    # run from a worker thread); in place for the command line.
+    cam = call_model(classifier, gradcam, classifier.prepare(loaded))
     film = loaded.pixels
     if max(film.shape) > MAX_SIDE:
         scale = MAX_SIDE / max(film.shape)

@@ -1,4 +1,6 @@
-"""The main window: Viewer, Batch scan and About tabs, menus, status bar, preferences.
+"""The main window: Viewer, Batch scan and About tabs, menus, status bar, preferences; the
+Site calibration and Audit trail tabs, the Site menu and the receiver come from
+:mod:`.site_features`.
 
 The window is built before the model is loaded. The window's :class:`InferenceService` loads
 the classifier on the inference thread, which then runs every model call of every tab; the
@@ -31,6 +33,8 @@ from .batch_tab import BatchTab
 from .case_report_details import CaseReportDetails
 from .inference_service import InferenceService
 from .preferences import Preferences
+from .site_features import install_site_features
+from .site_profile_service import use_profile_at_load
 from .viewer_tab import ViewerTab
 from .workers import await_workers
 
@@ -45,6 +49,7 @@ def load_classifier(models_dir: Path):
 
     classifier = Classifier(models_dir)
     runtime.log_model_loaded(classifier)
+    use_profile_at_load(classifier)  # the site's threshold, before any verdict is made
     return classifier
 
 
@@ -82,6 +87,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.device_label)
         self._build_menus()
+        self.site = install_site_features(self, db_path)  # calibration, audit, receiver, …
         self._restore_preferences()
         self.inference.classifierReady.connect(self._classifier_ready)
         self.inference.classifierFailed.connect(self._classifier_failed)
@@ -134,7 +140,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.batch_tab.exports.anonymise_action)
         file_menu.addSeparator()
         self._add_action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
-        view_menu = self.menuBar().addMenu("&View")
+        view_menu = self.view_menu = self.menuBar().addMenu("&View")
         for index, name in enumerate(("&Viewer", "&Worklist", "&About / Validation")):
             self._add_action(
                 view_menu, name, f"Ctrl+{index + 1}",
@@ -143,6 +149,10 @@ class MainWindow(QMainWindow):
         help_menu = self.menuBar().addMenu("&Help")
         self.open_log_action = self._add_action(help_menu, "Open &log folder", "",
                                                 self.open_log_folder)
+
+    def add_menu_action(self, menu, text, shortcut, slot) -> QAction:
+        """An entry of ``menu`` calling ``slot`` (for the parts that add their own)."""
+        return self._add_action(menu, text, shortcut, slot)
 
     def _add_action(self, menu, text, shortcut, slot) -> QAction:
         action = QAction(text, self)
@@ -266,6 +276,7 @@ class MainWindow(QMainWindow):
         wait for every worker, then for the inference thread (a model still loading cannot be
         interrupted: it is waited for)."""
         self._save_preferences()
+        self.site.shutdown()
         self.batch_tab.shutdown()
         self.viewer_tab.shutdown()
         if not await_workers(timeout=60):

@@ -16,6 +16,8 @@ from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from pneumo_desktop.ui.site_settings import DicomResultSettings, ReceiverSettings, WatchSettings
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -107,6 +109,10 @@ class Preferences:
     last_image_folder = Setting("last_image_folder", Path, None)
     last_scan_folder = Setting("last_scan_folder", Path, None)
     lime = Setting("lime", LimeSettings, LimeSettings())
+    # The clinic's receiver, DICOM results and folder watch (ui/site_settings.py).
+    receiver = Setting("receiver", ReceiverSettings, ReceiverSettings())
+    dicom_results = Setting("dicom_results", DicomResultSettings, DicomResultSettings())
+    watch = Setting("watch", WatchSettings, WatchSettings())
 
     def __init__(self, settings: QSettings | None = None) -> None:
         #: The user's settings of this application unless given (see QSettings' defaults).

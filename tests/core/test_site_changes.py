@@ -4,7 +4,6 @@ one audit row saying who, which model, and the operating point before and after.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -19,15 +18,7 @@ from pneumo_desktop.core.site_changes import (
     revert,
 )
 from pneumo_desktop.core.site_profile import SiteProfileError, load_profile
-
-
-@dataclass
-class Card:
-    sha256: str = "e" * 64
-    name: str = "cnn_deep_aug"
-    version: str = "1.2.0"
-    threshold: float = 0.05
-    likely_threshold: float = 0.9
+from tests.core.test_calibration_profile import FakeCard as Card
 
 
 @pytest.fixture
@@ -51,7 +42,7 @@ def test_applying_writes_the_profile_and_one_audit_row(calibration, tmp_path):
     [row] = _rows(db)
     assert row.action is AuditAction.CALIBRATION and row.user == current_user()
     assert (row.model_name, row.model_version, row.model_sha256) == (
-        "cnn_deep_aug", "1.2.0", "e" * 64)
+        "cnn_deep_aug", "1.2.0", "a" * 64)
     assert row.threshold == pytest.approx(calibration.proposed.threshold)
     assert row.threshold_source is ThresholdSource.SITE
     assert json.loads(row.old_value) == {"threshold": 0.05, "likely_threshold": 0.9,
