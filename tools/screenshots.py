@@ -2,7 +2,8 @@
 
     Xvfb :99 -screen 0 1440x900x24 & DISPLAY=:99 python tools/screenshots.py \
         --image ../shared/data/chest_xray/test/PNEUMONIA/person1_virus_6.jpeg \
-        --folder ../shared/data/chest_xray/test/NORMAL --out resources/screenshots
+        --folder ../shared/data/chest_xray/test/NORMAL --out resources/screenshots \
+        --site-folder ../shared/data/chest_xray/test
 
 The screen is grabbed from the X server's root window (what a monitor would show), not
 rendered from the widgets.
@@ -11,6 +12,7 @@ rendered from the widgets.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -24,6 +26,9 @@ def main() -> int:
     parser.add_argument("--folder", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=Path("resources/screenshots"))
     parser.add_argument("--lime-samples", type=int, default=1000)
+    parser.add_argument("--site-folder", type=Path,
+                        help="a NORMAL/ + PNEUMONIA/ folder to calibrate the site on (site "
+                        "calibration and audit trail shots)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -36,6 +41,9 @@ def main() -> int:
 
     app = QApplication(sys.argv[:1])
     scratch = Path(tempfile.mkdtemp(prefix="pneumo-shots-"))
+    # Never the user's own site profile: the shots show the factory threshold unless
+    # --site-folder calibrates this scratch one.
+    os.environ["PNEUMO_SITE_PROFILE"] = str(scratch / "site_profile.json")
     settings = QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(default_models_dir(), scratch / "results.sqlite3", Preferences(settings))
     window.batch_tab.confirm = lambda question: False
@@ -94,8 +102,25 @@ def main() -> int:
 
     window.tabs.setCurrentWidget(window.about_tab)
     shoot("about")
+    if args.site_folder:
+        shoot_site(window, args.site_folder, wait_for, shoot)
     window.close()
     return 0
+
+
+def shoot_site(window, folder: Path, wait_for, shoot) -> None:
+    """The Site calibration tab on ``folder``'s films, then the audit trail once applied."""
+    tab = window.site.calibration_tab
+    window.tabs.setCurrentWidget(tab)
+    tab.folder_box.score(folder)
+    wait_for(tab.folder_box.scored)
+    wait_for(tab.overviewUpdated)
+    shoot("site_calibration")
+    tab.confirm = lambda title, question: True
+    tab.apply()
+    wait_for(tab.overviewUpdated)
+    window.tabs.setCurrentWidget(window.site.audit_view)
+    shoot("audit_trail")
 
 
 if __name__ == "__main__":

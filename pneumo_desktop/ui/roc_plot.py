@@ -127,7 +127,8 @@ class RocPlot(QWidget):
             painter.setBrush(marker.colour)
             painter.drawEllipse(centre, 6, 6)
             painter.setPen(marker.colour.darker(160))
-            # Labels go below-right of their point, one line apart, so two near points stay
-            # readable.
-            painter.drawText(QPointF(centre.x() + 10, centre.y() + 18 + 16 * index),
-                             marker.label)
+            # Labels go below their point, one line apart, so two near points stay readable;
+            # right of it, or left of it in the right half, so they stay inside the plot.
+            width = painter.fontMetrics().horizontalAdvance(marker.label)
+            left = centre.x() + 10 if marker.false_positive_rate < 0.5 else centre.x() - 10 - width
+            painter.drawText(QPointF(left, centre.y() + 18 + 16 * index), marker.label)

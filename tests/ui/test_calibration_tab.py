@@ -9,8 +9,15 @@ import json
 
 import numpy as np
 import pytest
+from scipy.stats import beta
 
 from pneumo_desktop.core.audit import AuditAction, AuditTrail
+from pneumo_desktop.core.calibration import (
+    LabelledScores,
+    LocalMetrics,
+    calibrate,
+    films_needed,
+)
 from pneumo_desktop.core.results import ThresholdSource
 from pneumo_desktop.core.site_profile import default_profile_path, load_profile
 from pneumo_desktop.ui.calibration_tab import CalibrationTab
@@ -91,6 +98,54 @@ def test_few_reviewed_films_show_the_roc_the_intervals_and_what_the_site_needs(
     assert "factory threshold kept" in tab.rule_label.text()
     assert tab.apply_button.isEnabled() and not tab.revert_button.isEnabled()
     assert "no site profile" in tab.notice_label.text()
+
+
+def test_the_metrics_table_shows_what_core_calibration_computes_for_a_hand_made_store(
+    qtbot, tab, classifier, db_path, tmp_path
+):
+    # 160 pneumonias (enough for the rule to raise the threshold), 5 of them at 0.3, and 50
+    # normals (9 short of the likely rule's 59), half at 0.05 and half at 0.5: at the factory
+    # threshold and at the rule's, all 160 pneumonias and 25 normals are flagged (185 of 210
+    # films), as hand-counted below.
+    pneumonias = [0.3] * 5 + [0.9] * 155
+    normals = [0.05] * 25 + [0.5] * 25
+    reviewed_scan(db_path, classifier.card, tmp_path / "hand", pneumonias, normals)
+    overview = _refreshed(qtbot, tab)
+    films = LabelledScores.of(pneumonias + normals, [1] * 160 + [0] * 50)
+    expected = calibrate(films, FACTORY)
+    assert overview.calibration.proposed == expected.proposed
+    # The rule raises the threshold as far as every pneumonia stays caught: just below 0.3.
+    assert expected.outcome == "calibrated"
+    assert expected.proposed.threshold < 0.3
+    assert expected.proposed.threshold == pytest.approx(0.3, abs=1e-5)
+
+    rows = [(FACTORY.threshold, "1.000", "160/160", "0.500", "25/50", "88%"),
+            (expected.proposed.threshold, "1.000", "160/160", "0.500", "25/50", "88%"),
+            (expected.point_estimate_threshold, None, None, None, None, None)]
+    assert tab.metrics_table.rowCount() == 3
+    for row, (threshold, sensitivity, hits, specificity, passes, flagged) in enumerate(rows):
+        metrics = LocalMetrics.at(films, threshold)
+        assert _cell(tab.metrics_table, row, 0) == f"{threshold:.4f}"
+        assert _cell(tab.metrics_table, row, 1) == str(metrics.sensitivity)
+        assert _cell(tab.metrics_table, row, 2) == str(metrics.specificity)
+        assert _cell(tab.metrics_table, row, 3) == f"{metrics.flagged.value:.0%}"
+        if sensitivity is not None:  # the hand count agrees with core
+            assert _cell(tab.metrics_table, row, 1).startswith(sensitivity)
+            assert _cell(tab.metrics_table, row, 1).endswith(hits)
+            assert _cell(tab.metrics_table, row, 2).startswith(specificity)
+            assert _cell(tab.metrics_table, row, 2).endswith(passes)
+            assert _cell(tab.metrics_table, row, 3) == flagged
+    # The intervals are the exact (Clopper-Pearson) 95% ones: 25/50 and 160/160.
+    low, high = beta.ppf(0.025, 25, 26), beta.ppf(0.975, 26, 25)
+    assert f"({low:.3f}–{high:.3f})" in _cell(tab.metrics_table, 0, 2)
+    assert f"({0.025 ** (1 / 160):.3f}–1.000)" in _cell(tab.metrics_table, 0, 1)
+    assert tab.rule_label.text() == f"Rule: {expected.verdict()}."
+    assert films_needed(0.95) - 50 == 9
+    assert "9 more confirmed normals" in tab.needs_label.text()
+    assert "pneumonias" not in tab.needs_label.text()
+    assert tab.roc_plot.has_curve
+    assert [m.label for m in tab.roc_plot.markers] == [
+        f"factory {FACTORY.threshold:.4f}", f"site {expected.proposed.threshold:.4f}"]
 
 
 def test_with_no_confirmed_pneumonia_the_view_says_so_and_offers_no_apply(

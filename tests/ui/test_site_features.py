@@ -143,6 +143,23 @@ def test_the_receiver_starts_with_the_app_and_a_sent_film_reaches_the_worklist(
         assert probe.connect_ex(("127.0.0.1", port)) != 0
 
 
+def test_a_receiver_port_in_use_is_said_in_the_status_bar_and_the_app_goes_on(
+    qtbot, tiny_models_dir, tmp_path, preferences
+):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        preferences.receiver = ReceiverSettings(True, port=port, bind="127.0.0.1",
+                                                folder=tmp_path / "received")
+        window = _window(qtbot, tiny_models_dir, tmp_path, preferences)
+        assert window.site.receiver_label.text() == (
+            f"Receiver stopped: port {port} is in use (another receiver or program)")
+        assert not window.site.receiver.is_running
+        assert window.classifier is not None  # the model loaded all the same
+        window.close()
+
+
 def test_settings_are_checked_saved_and_applied(qtbot, tmp_path, preferences):
     dialog = SettingsDialog(preferences.receiver, preferences.dicom_results, preferences.watch)
     qtbot.addWidget(dialog)
