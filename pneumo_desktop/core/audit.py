@@ -20,6 +20,7 @@ per action.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import getpass
 import hashlib
@@ -109,6 +110,23 @@ def review_value(result) -> str | None:
          "corrected_label": None if corrected is None else str(corrected), "note": note},
         ensure_ascii=False,
     )
+
+
+def review_change(before, row, review, corrected_label, note) -> dict | None:
+    """The fields of a REVIEW row for changing ``before`` (a stored result; ``row`` has its
+    scan's model_name/version/sha256) to the given mark: old -> new, the model and the
+    threshold that made the verdict. None when the mark is already that (nothing to record)."""
+    after = dataclasses.replace(before, review=review, corrected_label=corrected_label,
+                                note=note)
+    if (before.review, before.corrected_label, before.note) == (review, corrected_label, note):
+        return None
+    model = None
+    if row["model_sha256"]:
+        model = ModelIdentity(str(row["model_name"]), str(row["model_version"]),
+                              str(row["model_sha256"]))
+    return {"old_value": review_value(before), "new_value": review_value(after),
+            "model": model, "threshold": before.threshold,
+            "threshold_source": before.threshold_source}
 
 
 def _row_hash(previous_hash: str, values: dict) -> str:

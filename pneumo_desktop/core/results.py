@@ -16,6 +16,7 @@ Record family (each one adds to the one before):
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -284,3 +285,21 @@ class StoredResult(ScanResult):
         if self.review is ReviewMark.DISAGREE:
             return self.corrected_label
         return None
+
+
+@dataclass(frozen=True)
+class DatedResult:
+    """A stored result with when it was scanned and reviewed and by which model, and the
+    file's size and mtime when it was scanned (with the path, the store's file identity)."""
+
+    scanned_at: dt.datetime
+    reviewed_at: dt.datetime | None
+    model_sha256: str | None
+    result: StoredResult
+    size: int | None = None
+    mtime_ns: int | None = None
+
+    @property
+    def film(self) -> tuple[str, int | None, int | None]:
+        """The film's identity: the same path, size and mtime in any scan is the same film."""
+        return self.result.path, self.size, self.mtime_ns

@@ -59,3 +59,17 @@ def review_for_label(row: StoredResult, label: Verdict | None) -> Review:
     label = Verdict(label)
     return Review(ReviewMark.AGREE) if label is verdict else Review(ReviewMark.DISAGREE, label)
 
+
+def checked_mark(review, corrected_label) -> tuple[ReviewMark | None, Verdict | None]:
+    """A mark as the store takes it (values or enums); ValueError naming what is wrong."""
+    try:
+        review = None if review is None else ReviewMark(review)
+    except ValueError:
+        raise ValueError(f"review must be agree, disagree or None, not {review!r}") from None
+    try:
+        corrected_label = None if corrected_label is None else Verdict(corrected_label)
+    except ValueError:
+        raise ValueError(
+            f"corrected label must be NORMAL or PNEUMONIA, not {corrected_label!r}"
+        ) from None
+    return review, corrected_label

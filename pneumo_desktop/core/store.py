@@ -8,7 +8,6 @@ since it was scanned is scanned again; one that did not is never run twice.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
 import sqlite3
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from .results import (
     Band,
+    DatedResult,
     PatientStudy,
     Reason,
     ReviewMark,
@@ -304,25 +304,13 @@ class ResultStore:
         corrected_label: Verdict | None = None,
         note: str | None = None,
     ) -> bool:
-        """The radiologist's mark: AGREE/DISAGREE (with the corrected label) or None.
-
-        The one place marks are saved (the worklist and the viewer's review bar both come
-        here), so it is also where each is audited: a change and its audit row (who, when,
-        the film's identity, the model and threshold that made the verdict, old -> new)
-        commit in one transaction. Saving what is already there changes nothing and records
-        nothing; returns whether the mark changed."""
+        """The radiologist's mark: AGREE/DISAGREE (with the corrected label) or None; returns
+        whether it changed. The one place marks are saved (worklist and viewer), so a change
+        and its audit row commit in one transaction; saving what is there records nothing."""
         from .audit import AuditAction, append_row, create_table, film_fields, row_values
+        from .review import checked_mark
 
-        try:
-            review = None if review is None else ReviewMark(review)
-        except ValueError:
-            raise ValueError(f"review must be agree, disagree or None, not {review!r}") from None
-        try:
-            corrected_label = None if corrected_label is None else Verdict(corrected_label)
-        except ValueError:
-            raise ValueError(
-                f"corrected label must be NORMAL or PNEUMONIA, not {corrected_label!r}"
-            ) from None
+        review, corrected_label = checked_mark(review, corrected_label)
         create_table(self._db)
         film = film_fields(path)  # hashing the film takes a moment: before the transaction
         self._db.execute("BEGIN IMMEDIATE")
@@ -337,11 +325,8 @@ class ResultStore:
         return change is not None
 
     def _save_review(self, scan_id, path, review, corrected_label, note) -> dict | None:
-        """Inside set_review's transaction: save the mark; the audit row's fields of the
-        change (old and new value, the verdict's model and threshold), None when the mark is
-        already that."""
-        from .audit import review_value
-        from .identity import ModelIdentity
+        """In set_review's transaction: save the mark; the audit fields of the change."""
+        from .audit import review_change
 
         row = self._db.execute(
             "SELECT r.*, s.model_name, s.model_version, s.model_sha256 FROM results r "
@@ -349,42 +334,15 @@ class ResultStore:
         ).fetchone()
         if row is None:
             raise KeyError(f"no result for {path} in scan {scan_id}")
-        before = _stored_result(row)
-        after = dataclasses.replace(before, review=review, corrected_label=corrected_label,
-                                    note=note)
-        if (before.review, before.corrected_label, before.note) == (review, corrected_label,
-                                                                    note):
-            return None
-        self._db.execute(
-            "UPDATE results SET review=?, corrected_label=?, note=?, reviewed_at=? "
-            "WHERE scan_id=? AND path=?",
-            (review, corrected_label, note, _now() if review else None, scan_id, path),
-        )
-        model = None
-        if row["model_sha256"]:
-            model = ModelIdentity(str(row["model_name"]), str(row["model_version"]),
-                                  str(row["model_sha256"]))
-        return {"old_value": review_value(before), "new_value": review_value(after),
-                "model": model, "threshold": before.threshold,
-                "threshold_source": before.threshold_source}
+        change = review_change(_stored_result(row), row, review, corrected_label, note)
+        if change is not None:
+            self._db.execute(
+                "UPDATE results SET review=?, corrected_label=?, note=?, reviewed_at=? "
+                "WHERE scan_id=? AND path=?",
+                (review, corrected_label, note, _now() if review else None, scan_id, path),
+            )
+        return change
 
-
-@dataclass(frozen=True)
-class DatedResult:
-    """A stored result with when it was scanned and reviewed and by which model, and the
-    file's size and mtime when it was scanned (with the path, the store's file identity)."""
-
-    scanned_at: dt.datetime
-    reviewed_at: dt.datetime | None
-    model_sha256: str | None
-    result: StoredResult
-    size: int | None = None
-    mtime_ns: int | None = None
-
-    @property
-    def film(self) -> tuple[str, int | None, int | None]:
-        """The film's identity: the same path, size and mtime in any scan is the same film."""
-        return self.result.path, self.size, self.mtime_ns
 
 
 def model_sha256(card) -> str | None:

@@ -41,14 +41,14 @@ def test_a_review_in_the_worklist_adds_exactly_one_row_with_the_films_identity(
     qtbot.addWidget(batch)
     with qtbot.waitSignal(batch.scanFinished, timeout=TIMEOUT_MS):
         batch.start_scan(folder)
-    batch.table.selectRow(0)  # the most suspicious first
-    batch.review_panel.agree()
+    assert batch.select_path(batch.worklist_paths()[0])  # the most suspicious first
+    batch.worklist.review_panel.agree()  # the worklist's own Agree button
     view.refresh()
     [entry] = view.shown_entries()
     assert entry.action is AuditAction.REVIEW and entry.path == str(folder / "film0.png")
     assert len(entry.file_sha256) == 64 and entry.model_sha256 == classifier.card.sha256
     assert view.model.data(view.model.index(0, 9)) == "agree"
-    batch.review_panel.agree()  # the same mark again changes nothing
+    batch.worklist.review_panel.agree()  # the same mark again changes nothing
     view.refresh()
     assert len(view.shown_entries()) == 1
 

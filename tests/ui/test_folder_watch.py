@@ -34,7 +34,8 @@ def folder(tmp_path):
 
 
 def _paths(batch) -> set[str]:
-    return {row.path for row in batch.model.results()}
+    """The films the worklist shows (its default filter shows every film)."""
+    return set(batch.worklist_paths())
 
 
 def test_a_film_copied_into_the_watched_folder_appears_in_the_worklist(
@@ -51,7 +52,7 @@ def test_a_film_copied_into_the_watched_folder_appears_in_the_worklist(
     (folder / "half.png.partial").write_bytes(b"still copying")  # never taken for a film
     shutil.copy(write_film(tmp_path / "elsewhere" / "c.png", 0.7), folder / "c.png")
     qtbot.waitUntil(lambda: str(folder / "c.png") in _paths(batch), timeout=TIMEOUT_MS)
-    row = batch.model.result_at(batch.model.row_for_path(str(folder / "c.png")))
+    row = batch.result_for_path(str(folder / "c.png"))
     assert row.probability == pytest.approx(0.7, abs=0.01)
     assert row.threshold_source is ThresholdSource.FACTORY and row.verdict is not None
     assert len(_paths(batch)) == 3  # the .partial was ignored
