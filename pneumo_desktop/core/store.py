@@ -304,45 +304,11 @@ class ResultStore:
         corrected_label: Verdict | None = None,
         note: str | None = None,
     ) -> bool:
-        """The radiologist's mark: AGREE/DISAGREE (with the corrected label) or None; returns
-        whether it changed. The one place marks are saved (worklist and viewer), so a change
-        and its audit row commit in one transaction; saving what is there records nothing."""
-        from .audit import AuditAction, append_row, create_table, film_fields, row_values
-        from .review import checked_mark
+        """The radiologist's mark: AGREE/DISAGREE (with the corrected label) or None, and its
+        audit row, in one transaction (:mod:`.review_save`); returns whether it changed."""
+        from .review_save import save_review
 
-        review, corrected_label = checked_mark(review, corrected_label)
-        create_table(self._db)
-        film = film_fields(path)  # hashing the film takes a moment: before the transaction
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            change = self._save_review(scan_id, path, review, corrected_label, note)
-            if change is not None:
-                append_row(self._db, row_values(AuditAction.REVIEW, film=film, **change))
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        return change is not None
-
-    def _save_review(self, scan_id, path, review, corrected_label, note) -> dict | None:
-        """In set_review's transaction: save the mark; the audit fields of the change."""
-        from .audit import review_change
-
-        row = self._db.execute(
-            "SELECT r.*, s.model_name, s.model_version, s.model_sha256 FROM results r "
-            "JOIN scans s ON s.id = r.scan_id WHERE r.scan_id=? AND r.path=?", (scan_id, path)
-        ).fetchone()
-        if row is None:
-            raise KeyError(f"no result for {path} in scan {scan_id}")
-        change = review_change(_stored_result(row), row, review, corrected_label, note)
-        if change is not None:
-            self._db.execute(
-                "UPDATE results SET review=?, corrected_label=?, note=?, reviewed_at=? "
-                "WHERE scan_id=? AND path=?",
-                (review, corrected_label, note, _now() if review else None, scan_id, path),
-            )
-        return change
-
+        return save_review(self._db, scan_id, path, review, corrected_label, note)
 
 
 def model_sha256(card) -> str | None:
