@@ -20,6 +20,7 @@ from pneumo_desktop.core.calibration import (
 )
 from pneumo_desktop.core.results import ThresholdSource
 from pneumo_desktop.core.site_profile import default_profile_path, load_profile
+from pneumo_desktop.ui.batch_tab import BatchTab
 from pneumo_desktop.ui.calibration_tab import CalibrationTab
 from pneumo_desktop.ui.site_profile_service import SiteProfileService, use_profile_at_load
 from pneumo_desktop.ui.viewer_tab import ViewerTab
@@ -48,8 +49,12 @@ def db_path(tmp_path):
 
 
 @pytest.fixture
-def tab(qtbot, make_inference, classifier, db_path):
-    inference = make_inference(classifier)
+def inference(make_inference, classifier):
+    return make_inference(classifier)
+
+
+@pytest.fixture
+def tab(qtbot, inference, db_path):
     profiles = SiteProfileService(inference, db_path)
     view = CalibrationTab(inference, profiles, db_path)
     qtbot.addWidget(view)
@@ -159,7 +164,7 @@ def test_with_no_confirmed_pneumonia_the_view_says_so_and_offers_no_apply(
 
 
 def test_apply_needs_a_confirmation_then_new_verdicts_say_site_and_one_row_is_audited(
-    qtbot, tab, classifier, db_path, tmp_path, make_inference
+    qtbot, tab, classifier, db_path, tmp_path, inference
 ):
     reviewed_scan(db_path, classifier.card, tmp_path / "films", PNEUMONIAS, NORMALS)
     overview = _refreshed(qtbot, tab)
@@ -185,7 +190,7 @@ def test_apply_needs_a_confirmation_then_new_verdicts_say_site_and_one_row_is_au
     assert json.loads(row.old_value)["source"] == "factory"
 
     # The viewer's next verdict is made at the site threshold.
-    viewer = ViewerTab(tab._inference)
+    viewer = ViewerTab(inference)
     qtbot.addWidget(viewer)
     film = write_film(tmp_path / "new" / "film.png", 0.5)
     with qtbot.waitSignal(viewer.classified, timeout=TIMEOUT_MS):
@@ -193,6 +198,17 @@ def test_apply_needs_a_confirmation_then_new_verdicts_say_site_and_one_row_is_au
     prediction = viewer.classification.prediction
     assert prediction.threshold_source is ThresholdSource.SITE
     assert prediction.threshold == pytest.approx(proposed.threshold)
+
+    # So is a scan's, in the worklist and the store.
+    batch = BatchTab(inference, db_path)
+    qtbot.addWidget(batch)
+    write_film(tmp_path / "new" / "other.png", 0.05)
+    with qtbot.waitSignal(batch.scanFinished, timeout=TIMEOUT_MS):
+        assert batch.start_scan(tmp_path / "new")
+    scanned = [batch.result_for_path(path) for path in batch.worklist_paths()]
+    assert len(scanned) == 2
+    assert {row.threshold_source for row in scanned} == {ThresholdSource.SITE}
+    assert all(row.threshold == pytest.approx(proposed.threshold) for row in scanned)
 
 
 def test_revert_goes_back_to_the_factory_threshold_with_one_audit_row(
