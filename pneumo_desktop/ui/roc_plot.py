@@ -118,17 +118,20 @@ class RocPlot(QWidget):
         painter.restore()
 
     def _draw_markers(self, painter: QPainter, area: QRectF) -> None:
+        """Each operating point as a dot on the curve, named in a legend above the AUC (the
+        plot's empty lower right): names written beside two close dots would overlap, or seem
+        to belong to the other one."""
         font = QFont(painter.font())
         font.setBold(True)
         painter.setFont(font)
+        metrics = painter.fontMetrics()
         for index, marker in enumerate(self._markers):
             centre = self._to_screen(area, marker.false_positive_rate, marker.sensitivity)
             painter.setPen(QPen(marker.colour.darker(140), 2))
             painter.setBrush(marker.colour)
             painter.drawEllipse(centre, 6, 6)
+            baseline = area.bottom() - 6 - metrics.height() * (len(self._markers) - index + 0.3)
+            left = area.right() - 6 - metrics.horizontalAdvance(marker.label)
+            painter.drawEllipse(QPointF(left - 10, baseline - metrics.ascent() / 3), 5, 5)
             painter.setPen(marker.colour.darker(160))
-            # Labels go below their point, one line apart, so two near points stay readable;
-            # right of it, or left of it in the right half, so they stay inside the plot.
-            width = painter.fontMetrics().horizontalAdvance(marker.label)
-            left = centre.x() + 10 if marker.false_positive_rate < 0.5 else centre.x() - 10 - width
-            painter.drawText(QPointF(left, centre.y() + 18 + 16 * index), marker.label)
+            painter.drawText(QPointF(left, baseline), marker.label)
