@@ -14,6 +14,7 @@ from PIL import Image
 from .dicom_results import DicomResultError, DicomResultFiles, Review, write_dicom_results
 from .identity import ModelIdentity, sop_instance_uid
 from .imaging import load_image
+from .overlays import evidence_strength, warm_colours
 from .results import Prediction, ScanResult, Status
 
 MAX_SIDE = 2048  # pixels: a result image needs no more, and a 3000 px RGB film is 27 MB
@@ -21,15 +22,15 @@ OVERLAY_OPACITY = 0.5
 
 
 def overlay_picture(film: np.ndarray, heatmap: np.ndarray,
-                    opacity: float = OVERLAY_OPACITY) -> np.ndarray:
-    """The grey ``film`` (H x W uint8) in RGB with ``heatmap`` (0..1, any size) blended over it
-    in the jet colours the viewer uses, each pixel as opaque as it is hot."""
-    from matplotlib import colormaps
-
+                    opacity: float = OVERLAY_OPACITY, strength: float = 1.0) -> np.ndarray:
+    """The grey ``film`` (H x W uint8) in RGB with ``heatmap`` (0..1, any size) scaled by
+    ``strength`` blended over it in the warm colours the viewer uses (see :mod:`.overlays`),
+    each pixel as opaque as it is hot."""
     height, width = film.shape
     heat = np.clip(np.nan_to_num(np.asarray(heatmap, dtype=np.float32)), 0.0, 1.0)
     heat = np.asarray(Image.fromarray(heat).resize((width, height), Image.Resampling.BILINEAR))
-    colours = colormaps["jet"](heat)[..., :3] * 255.0
+    heat = heat * float(np.clip(strength, 0.0, 1.0))
+    colours = warm_colours(heat).astype(np.float32)
     alpha = (opacity * np.clip(heat, 0.0, 1.0))[..., None]
     grey = np.repeat(film[..., None].astype(np.float32), 3, axis=2)
     return np.clip(np.rint(grey * (1 - alpha) + colours * alpha), 0, 255).astype(np.uint8)
@@ -58,7 +59,9 @@ def export_film_results(
         size = (round(film.shape[1] * scale), round(film.shape[0] * scale))
         film = np.asarray(Image.fromarray(film).resize(size, Image.Resampling.LANCZOS))
     return write_dicom_results(
-        path, prediction, ModelIdentity.from_card(classifier.card), overlay_picture(film, cam),
+        path, prediction, ModelIdentity.from_card(classifier.card),
+        overlay_picture(film, cam, strength=evidence_strength(prediction.probability,
+                                                              prediction.threshold)),
         out_dir, review=review, scanned_folder=scanned_folder,
     )
 

@@ -1,6 +1,18 @@
 """Pictures of explanations, as plain arrays: Grad-CAM and LIME as RGBA overlays at the model's
 input size, and feature maps as one grey grid.
 
+**One colour language** for every overlay: warm (yellow → red) is evidence *for* pneumonia,
+cool (blue) evidence *against* it, transparent is neither. Grad-CAM shows only evidence for
+(its map is rectified), LIME both ways, so on one film the two agree in colour.
+
+**Grad-CAM is scaled by the verdict's strength**, not to its own peak alone: the map (0..1,
+normalised to its peak by :func:`~.explain.gradcam`) is multiplied by
+:func:`evidence_strength`, the sigmoid of how far the logit is above the operating
+threshold's logit (0.5 at the threshold, towards 1 for a clear pneumonia, towards 0 for a
+clear normal), and values under :data:`GRADCAM_FLOOR` are left transparent. A film the model
+calls clearly normal (P = 0.012 at a 0.043 threshold: strength 0.21) therefore shows at most a
+faint yellow where the model looked, never full red.
+
 Pure numpy (matplotlib's colour maps, scikit-image's boundaries): no Qt and no model, so they
 run on any thread and a widget only hands the arrays to its view.
 """
@@ -14,23 +26,48 @@ import numpy as np
 
 from .explain import LimeResult
 
-FOR_PNEUMONIA = (0, 220, 0)  # LIME outlines: green for regions pushing towards PNEUMONIA
-AGAINST_PNEUMONIA = (230, 30, 30)  # red for regions pushing towards NORMAL
+FOR_PNEUMONIA = (235, 80, 20)  # warm: LIME outlines of regions pushing towards PNEUMONIA
+AGAINST_PNEUMONIA = (40, 130, 255)  # cool: regions pushing towards NORMAL
 MAX_TILES = 64  # 8x8 feature-map tiles at most: more would be too small to read
+GRADCAM_FLOOR = 0.1  # scaled Grad-CAM values below this are not drawn
+_WARM = "YlOrRd"  # yellow (weak) -> orange -> red (strong) evidence for pneumonia
+# The part of the map used: its palest quarter is too close to white to read over a film, and
+# its darkest fifth is a burgundy that reads as dark, not hot, over a grey film.
+_WARM_RANGE = (0.25, 0.8)
 
 
-def gradcam_rgba(cam: np.ndarray) -> np.ndarray:
-    """0..1 map -> jet RGBA with alpha = value, so cold areas let the film show through."""
+def evidence_strength(probability: float, threshold: float) -> float:
+    """sigmoid(logit(P) - logit(threshold)): 0.5 at the operating threshold, near 1 for a
+    clear pneumonia and near 0 for a clear normal (see the module docstring)."""
+    eps = 1e-7
+    p = min(max(float(probability), eps), 1 - eps)
+    t = min(max(float(threshold), eps), 1 - eps)
+    margin = math.log(p / (1 - p)) - math.log(t / (1 - t))
+    return 1.0 / (1.0 + math.exp(-margin))
+
+
+def warm_colours(values: np.ndarray) -> np.ndarray:
+    """0..1 evidence for pneumonia -> ``(..., 3)`` uint8 RGB on the warm scale every overlay
+    (viewer, DICOM result) uses."""
     from matplotlib import colormaps
 
-    cam = np.clip(np.nan_to_num(cam), 0.0, 1.0)
-    rgba = colormaps["jet"](cam, bytes=True)
-    rgba[..., 3] = np.rint(cam * 255).astype(np.uint8)
+    values = np.clip(np.nan_to_num(np.asarray(values, dtype=np.float64)), 0.0, 1.0)
+    low, high = _WARM_RANGE
+    return colormaps[_WARM](low + (high - low) * values, bytes=True)[..., :3]
+
+
+def gradcam_rgba(cam: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    """0..1 map, scaled by ``strength`` (:func:`evidence_strength`) -> warm RGBA with alpha =
+    value, transparent under :data:`GRADCAM_FLOOR`, so cold areas let the film show through."""
+    value = np.clip(np.nan_to_num(cam), 0.0, 1.0) * float(np.clip(strength, 0.0, 1.0))
+    rgba = np.zeros((*value.shape, 4), dtype=np.uint8)
+    rgba[..., :3] = warm_colours(value)
+    rgba[..., 3] = np.where(value >= GRADCAM_FLOOR, np.rint(value * 255), 0).astype(np.uint8)
     return np.ascontiguousarray(rgba)
 
 
 def lime_boundaries_rgba(result: LimeResult) -> np.ndarray:
-    """Outlines (plus a faint fill) of the top superpixels: green for, red against pneumonia."""
+    """Outlines (plus a faint fill) of the top superpixels: warm for, cool against pneumonia."""
     from skimage.segmentation import find_boundaries
 
     pneumonia, normal = result.masks()
@@ -43,7 +80,7 @@ def lime_boundaries_rgba(result: LimeResult) -> np.ndarray:
 
 
 def lime_heatmap_rgba(result: LimeResult) -> np.ndarray:
-    """Diverging map of superpixel weights: red for pneumonia, blue against, alpha = |weight|."""
+    """Diverging map of superpixel weights: warm for pneumonia, blue against, alpha = |weight|."""
     from matplotlib import colormaps
 
     heat = np.clip(result.heatmap(), -1.0, 1.0)

@@ -62,6 +62,13 @@ CREATE TABLE IF NOT EXISTS results (
     UNIQUE (scan_id, path)
 );
 CREATE INDEX IF NOT EXISTS results_by_scan ON results (scan_id, probability);
+CREATE TABLE IF NOT EXISTS annotations (  -- the reader's marks on a film, kept with its review
+    scan_id INTEGER NOT NULL, path TEXT NOT NULL,
+    marks TEXT NOT NULL,                  -- JSON, see core/annotations.py
+    saved_at TEXT NOT NULL,
+    PRIMARY KEY (scan_id, path),
+    FOREIGN KEY (scan_id, path) REFERENCES results (scan_id, path) ON DELETE CASCADE
+);
 """
 
 
@@ -267,6 +274,9 @@ class ResultStore:
                 " corrected_label=NULL, note=NULL, reviewed_at=NULL",
                 values,
             )
+            # A changed file's earlier marks went with its review.
+            self._db.execute("DELETE FROM annotations WHERE scan_id=? AND path=?",
+                             (scan_id, result.path))
 
     def results(self, scan_id: int) -> list[StoredResult]:
         """All results of a scan, most suspicious first, errors last."""
@@ -309,6 +319,30 @@ class ResultStore:
         from .review_save import save_review
 
         return save_review(self._db, scan_id, path, review, corrected_label, note)
+
+    def set_annotations(self, scan_id: int, path: str, annotations) -> None:
+        """Keep the reader's marks (:mod:`.annotations`) on a scanned film, replacing earlier
+        ones; none removes them. KeyError when the film is not in the scan."""
+        from .annotations import to_json
+
+        with self._db:
+            if not self._db.execute("SELECT 1 FROM results WHERE scan_id=? AND path=?",
+                                    (scan_id, path)).fetchone():
+                raise KeyError(f"no result for {path} in scan {scan_id}")
+            self._db.execute("DELETE FROM annotations WHERE scan_id=? AND path=?",
+                             (scan_id, path))
+            if annotations:
+                self._db.execute("INSERT INTO annotations VALUES (?, ?, ?, ?)",
+                                 (scan_id, path, to_json(annotations), _now()))
+
+    def annotations(self, scan_id: int, path: str) -> list:
+        """The marks kept on a scanned film (empty when none)."""
+        from .annotations import from_json
+
+        row = self._db.execute("SELECT marks FROM annotations WHERE scan_id=? AND path=?",
+                               (scan_id, path)).fetchone()
+        return from_json(row["marks"] if row else None)
+
 
 
 def model_sha256(card) -> str | None:

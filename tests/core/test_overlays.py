@@ -19,7 +19,7 @@ def test_gradcam_colouring_is_transparent_where_cold() -> None:
     rgba = gradcam_rgba(cam)
     assert rgba.dtype == np.uint8 and rgba.shape == (224, 224, 4)
     assert rgba[0, 0, 3] == 0 and rgba[-1, -1, 3] == 255
-    assert rgba[-1, -1, 0] > rgba[-1, -1, 2]  # hot end of jet is red
+    assert rgba[-1, -1, 0] > rgba[-1, -1, 2]  # the hot end is red
     assert gradcam_rgba(np.full((4, 4), np.nan))[..., 3].max() == 0  # NaN counts as cold
 
 
