@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from pneumo_desktop.core import explain
 from pneumo_desktop.core.inference import FilmClassification, Priority
-from pneumo_desktop.core.overlays import LimeOverlays, gradcam_rgba
+from pneumo_desktop.core.overlays import LimeOverlays, evidence_strength, gradcam_rgba
 from pneumo_desktop.ui.feature_maps_box import FeatureMapsBox
 from pneumo_desktop.ui.image_view import ImageView
 from pneumo_desktop.ui.inference_service import InferenceService, Request
@@ -35,19 +35,17 @@ from pneumo_desktop.ui.lime_box import LimeBox
 from pneumo_desktop.ui.preferences import LimeSettings
 
 OVERLAYS = ("None", "Grad-CAM", "LIME boundaries", "LIME heatmap")
-_LEGENDS = {
-    "None": "",
-    "Grad-CAM": "Grad-CAM: red/yellow = areas that raised P(pneumonia) most; "
-    "transparent = little influence.",
-    "LIME boundaries": "LIME: green outline = regions pushing towards PNEUMONIA; "
-    "red outline = regions pushing towards NORMAL.",
-    "LIME heatmap": "LIME: red = for pneumonia, blue = against; transparent = neutral.",
-}
+#: One legend for every overlay: they share one colour language (see core.overlays).
+LEGEND = ("Warm (yellow → red): evidence for pneumonia. Cool (blue): evidence against. "
+          "Clear: neither. Grad-CAM shows only evidence for, scaled by how strongly the film "
+          "is called pneumonia (a clear normal stays faint); LIME shows both.")
+NOT_CLASSIFIED = "No explanation: this film was not classified."
 
 
-def gradcam_overlay(classifier, model_input: np.ndarray) -> np.ndarray:
-    """The inference thread's job: Grad-CAM of the model input, as an RGBA overlay."""
-    return gradcam_rgba(explain.gradcam(classifier, model_input))
+def gradcam_overlay(classifier, model_input: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    """The inference thread's job: Grad-CAM of the model input, as an RGBA overlay scaled by
+    the verdict's ``strength`` (:func:`~pneumo_desktop.core.overlays.evidence_strength`)."""
+    return gradcam_rgba(explain.gradcam(classifier, model_input), strength)
 
 
 class ExplainPanel(QWidget):
@@ -84,8 +82,8 @@ class ExplainPanel(QWidget):
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100)
         self.opacity_slider.setValue(50)
         self.opacity_slider.setToolTip("Overlay opacity")
-        self.legend_label = QLabel(wordWrap=True)
-        overlay_box = QGroupBox("Overlay")
+        self.legend_label = QLabel(LEGEND, wordWrap=True)
+        self.overlay_box = overlay_box = QGroupBox("Overlay")
         form = QFormLayout(overlay_box)
         form.addRow(self.overlay_combo, self.show_overlay_check)
         form.addRow("Opacity", self.opacity_slider)
@@ -131,16 +129,24 @@ class ExplainPanel(QWidget):
         self.lime.set_input(None)
         self.feature_maps.set_input(None)
         self.status_label.setText("" if self._inference.is_ready else "model loading…")
+        self.overlay_combo.setCurrentText("Grad-CAM")  # a new film starts on Grad-CAM
+        self._set_explainable(True)
         self._show_model_input(self.model_input_check.isChecked())
         self._update_overlay()
 
     def set_classification(self, classification: FilmClassification | None) -> None:
-        """Explain this classification of the film on the view (None clears)."""
+        """Explain this classification of the film on the view (None clears). A film the
+        model refused (not a chest X-ray) gets no explanation at all."""
         self.clear()
         if classification is None:
             return
+        prediction = classification.prediction
+        if not prediction.is_xray:
+            self.set_not_classified(NOT_CLASSIFIED + " It is not a chest X-ray.")
+            return
         self._classification = classification
-        request = self._inference.submit(gradcam_overlay, classification.model_input,
+        strength = evidence_strength(prediction.probability, prediction.threshold)
+        request = self._inference.submit(gradcam_overlay, classification.model_input, strength,
                                          priority=Priority.EXPLAIN)
         request.returned.connect(self._on_gradcam)
         request.errored.connect(
@@ -149,6 +155,21 @@ class ExplainPanel(QWidget):
         self.lime.set_input(classification.model_input)
         self.feature_maps.set_input(classification.model_input)
         self._show_model_input(self.model_input_check.isChecked())
+
+    def set_not_classified(self, reason: str = NOT_CLASSIFIED) -> None:
+        """The film on the view has no verdict (unreadable, not an X-ray): nothing of the
+        panel applies to it, and it says why."""
+        self.clear()
+        self._set_explainable(False)
+        self.status_label.setText(reason)
+
+    @property
+    def is_explainable(self) -> bool:
+        return self.overlay_box.isEnabled()
+
+    def _set_explainable(self, explainable: bool) -> None:
+        for widget in (self.overlay_box, self.lime, self.model_input_check, self.feature_maps):
+            widget.setEnabled(explainable)
 
     def lime_settings(self) -> LimeSettings:
         return self.lime.settings()
@@ -187,13 +208,13 @@ class ExplainPanel(QWidget):
 
     def _update_overlay(self) -> None:
         choice = self.overlay_combo.currentText()
-        legend = _LEGENDS[choice]
+        legend = LEGEND
         rgba, smooth = None, True
         if choice == "Grad-CAM":
             rgba = self._gradcam
         elif choice.startswith("LIME"):
             if self._lime is None:
-                legend = "Run “Explain with LIME” first."
+                legend = "Run “Explain with LIME” first. " + LEGEND
             else:
                 boundaries = choice == "LIME boundaries"
                 rgba = self._lime.boundaries if boundaries else self._lime.heatmap

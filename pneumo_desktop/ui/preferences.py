@@ -113,6 +113,8 @@ class Preferences:
     receiver = Setting("receiver", ReceiverSettings, ReceiverSettings())
     dicom_results = Setting("dicom_results", DicomResultSettings, DicomResultSettings())
     watch = Setting("watch", WatchSettings, WatchSettings())
+    #: The window/level (and invert) chosen on one film stays for the next one.
+    keep_window_level = Setting("viewer/keep_window_level", bool, True)
 
     def __init__(self, settings: QSettings | None = None) -> None:
         #: The user's settings of this application unless given (see QSettings' defaults).

@@ -1,57 +1,57 @@
-"""The viewer: one film, the classifier's verdict, and the explanation panel beside it.
+"""The viewer: one film, its verdict, the review bar, the reading tools, and the explanation
+panel beside it.
 
 Opening a film takes two steps. A worker decodes it (a full-resolution decode can take half a
 second) and the film is shown; then, once the model is there, the film is classified on the
 inference thread, ahead of any scan batch, and the verdict and the explanation panel follow.
 Each decode carries the number of the request that produced it, so a slow file overtaken by
 the next one (PageDown held) is never shown, and the classification of a film left behind is
-cancelled. A file that cannot be read shows the core's message in the verdict area and leaves
-the tab usable.
+cancelled. A file that cannot be read shows the core's message on the banner and leaves the
+tab usable; every per-film part (corners, marks, overlay, LIME, feature maps, model input, the
+earlier film, the review) is cleared or recomputed with each film, and a film without a
+verdict gets no explanation and no case PDF.
+
+Stepping (PageUp/PageDown, and the review bar's "and next") follows the worklist's order when
+the film was opened from the worklist, and the folder's otherwise (:mod:`.reading_order`).
 """
 
 from __future__ import annotations
 
-import bisect
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QScrollArea,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
-from pneumo_desktop.core.imaging import ImageLoadError, LoadedImage, is_image_file, load_image
+from pneumo_desktop.core.annotations import pixel_spacing
+from pneumo_desktop.core.imaging import ImageLoadError, LoadedImage, load_image
 from pneumo_desktop.core.inference import FilmClassification, Priority, classify_film
-from pneumo_desktop.core.results import Prediction, Status, Verdict
-from pneumo_desktop.ui.controls import push_button
+from pneumo_desktop.core.priors import StudyOf
+from pneumo_desktop.ui import shortcuts
+from pneumo_desktop.ui.case_pdf import CasePdf
 from pneumo_desktop.ui.explain_panel import ExplainPanel
+from pneumo_desktop.ui.film_corners import FilmCorners
+from pneumo_desktop.ui.film_marks import FilmMarks, Tool
 from pneumo_desktop.ui.image_view import ImageView
 from pneumo_desktop.ui.inference_service import InferenceService, Request
+from pneumo_desktop.ui.magnifier import Magnifier
+from pneumo_desktop.ui.preferences import Preferences
+from pneumo_desktop.ui.prior_pane import PriorPane
+from pneumo_desktop.ui.reading_order import FolderOrder, Worklist, WorklistOrder, folder_images
+from pneumo_desktop.ui.reading_tools import connect_reading_tools
+from pneumo_desktop.ui.review_bar import ReviewBar
+from pneumo_desktop.ui.verdict_banner import VerdictBanner, intended_use_notice
+from pneumo_desktop.ui.viewer_toolbar import ViewerToolbar
 from pneumo_desktop.ui.window_level_controls import WindowLevelControls
 from pneumo_desktop.ui.workers import FunctionWorker, JobTracker
 
-# Readable on both light and dark themes: white bold text on saturated backgrounds.
-_PENDING = "pending"  # the verdict area's look while there is no verdict yet
-_STYLES = {
-    Verdict.PNEUMONIA: "color: white; background: #b3261e;",
-    Verdict.NORMAL: "color: white; background: #1e7d32;",
-    _PENDING: "color: #202020; background: #d0d0d0;",
-    Status.ERROR: "color: #3d2a00; background: #ffd978;",
-    Status.NOT_XRAY: "color: #3d2a00; background: #ffd978;",
-}
-_BIG = "font-size: 22pt; font-weight: bold; padding: 6px; border-radius: 4px;"
-_SMALL = "font-size: 11pt; font-weight: bold; padding: 6px; border-radius: 4px;"
-_PREVIOUS_KEYS = ("PgUp", "Alt+Left")
-_NEXT_KEYS = ("PgDown", "Alt+Right")
+__all__ = ["ViewerTab", "folder_images"]
+
+START_TEXT = ("No film open.\n\nOpen a film: File → Open (Ctrl+O), or drag a file here.\n"
+              "Scan a folder overnight: File → Scan folder (Ctrl+Shift+O), then read the "
+              "worklist (Ctrl+2).\n\nHelp → Keyboard shortcuts (F1) lists every key.")
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,14 @@ class _Decoded:
     path: str
     image: LoadedImage | None = None
     error: str | None = None  # the file could not be read
+    size: int | None = None  # bytes on disk
 
 
 def _decode_job(request: int, path: str) -> _Decoded:
     """Runs in a worker: decode the film at full resolution."""
     try:
-        return _Decoded(request, path, load_image(path))
+        image = load_image(path)
+        return _Decoded(request, path, image, size=os.path.getsize(path))
     except ImageLoadError as error:
         return _Decoded(request, path, error=str(error))
     except Exception as error:  # never a traceback: one line the user can pass on
@@ -75,98 +77,93 @@ def _decode_job(request: int, path: str) -> _Decoded:
         return _Decoded(request, path, error=f'Cannot open "{name}": {error!r}.')
 
 
-def folder_images(folder: Path) -> list[Path]:
-    """Supported images of ``folder``, sorted case-insensitively by name."""
-    try:
-        entries = [p for p in folder.iterdir() if is_image_file(p) and p.is_file()]
-    except OSError:
-        return []
-    return sorted(entries, key=lambda p: (p.name.casefold(), p.name))
-
-
 class ViewerTab(QWidget):
-    """Shows one image with the verdict; hosts the :class:`ExplainPanel` on the right."""
+    """Shows one film with its verdict and review; hosts the :class:`ExplainPanel`."""
 
     imageLoaded = Signal(str)  # noqa: N815 - Qt naming; the path, once the film is shown
     classified = Signal(str)  # noqa: N815 - the path, once its verdict (or failure) is shown
     caseReportWritten = Signal(str)  # noqa: N815 - the case PDF's path, once written
+    escapePressed = Signal()  # noqa: N815 - Esc with no tool to end (leaves full screen)
 
-    def __init__(self, inference: InferenceService, parent: QWidget | None = None) -> None:
+    def __init__(self, inference: InferenceService, preferences: Preferences | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._inference = inference
+        self._inference, self._preferences = inference, preferences
         self._path: str | None = None  # the file asked for last (shown or failed)
         self._image: LoadedImage | None = None
         self._classification: FilmClassification | None = None
         self._classify_request: Request | None = None
         self._request = 0
         self._jobs = JobTracker()
+        self._worklist: Worklist | None = None
+        self._order: FolderOrder | WorklistOrder = FolderOrder()
 
         self.image_view = ImageView()
+        self.image_view.set_placeholder(START_TEXT)
         self.explain_panel = ExplainPanel(inference, self.image_view)
+        self.corners = FilmCorners(self.image_view)
+        self.magnifier = Magnifier(self.image_view)
+        self.marks = FilmMarks(self.image_view)
+        self.prior = PriorPane(self.image_view)
+        self.case_pdf = CasePdf(inference, self._jobs, self)
+        self.case_pdf.written.connect(self.caseReportWritten)
         self._build()
-        self._show_verdict("No image", _PENDING)
+        self.banner.hide()  # until there is a film: the view says how to open one
         inference.classifierReady.connect(self._on_classifier_ready)
 
     def _build(self) -> None:
-        self.verdict_label = QLabel(wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter)
-        self.verdict_label.setToolTip("Decision support only: the radiologist makes the call.")
-        self.probability_label = QLabel()
-        self.model_label = QLabel()
-        self.patient_label = QLabel(wordWrap=True)
-        self.file_label = QLabel(wordWrap=True)
-        self.status_label = QLabel()
-        for label in (self.patient_label, self.file_label, self.probability_label):
-            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
-        def button(text: str, tip: str, slot) -> QPushButton:
-            return push_button(text, slot, tip=tip, keeps_focus_away=True)  # keys: the film's
-
-        self.previous_button = button(
-            "◀ Previous", "Previous image in this folder (PageUp or Alt+Left)", self.show_previous
-        )
-        self.next_button = button(
-            "Next ▶", "Next image in this folder (PageDown or Alt+Right)", self.show_next
-        )
-        fit = button("Fit", "Fit the whole film in the window (F)", self.image_view.fit_to_window)
-        actual = button("1:1", "One film pixel per screen pixel (1)", self.image_view.actual_size)
+        self.banner = VerdictBanner()
+        self.toolbar = ViewerToolbar()
         self.window_level = WindowLevelControls(self.image_view)
-        self.case_pdf_button = button(
-            "Case PDF…", "This film, its Grad-CAM and the verdict on one PDF page",
-            self._choose_case_pdf,
-        )
+        self.review_bar = ReviewBar()
+        self.status_label = QLabel()
+        self.status_label.setObjectName("viewer_status")
+        toolbar, view, marks = self.toolbar, self.image_view, self.marks
+        connect_reading_tools(self, toolbar, view, marks, self.magnifier, self.window_level)
+        for button, slot in ((toolbar.previous_button, self.show_previous),
+                             (toolbar.next_button, self.show_next),
+                             (toolbar.case_pdf_button, self._choose_case_pdf)):
+            button.clicked.connect(slot)
+        marks.changed.connect(lambda: self.review_bar.save_marks(marks.marks()))
+        toolbar.compare_button.toggled.connect(self.set_prior_visible)
+        self.prior.found.connect(self._on_prior_found)
+        self.review_bar.nextRequested.connect(self._step)
+        self.review_bar.message.connect(self.status_label.setText)
+        self.case_pdf.message.connect(self.status_label.setText)
+        self.review_bar.panel.note_edit.returnPressed.connect(view.setFocus)
 
-        tools = QHBoxLayout()
-        for widget in (self.previous_button, self.next_button, fit, actual):
-            tools.addWidget(widget)
-        tools.addWidget(self.window_level, 2)
-        tools.addWidget(self.case_pdf_button)
-
+        films = QSplitter(Qt.Orientation.Horizontal)
+        films.addWidget(self.prior)
+        films.addWidget(view)
+        films.setChildrenCollapsible(False)
         left = QWidget()
         column = QVBoxLayout(left)
-        for widget in (self.verdict_label, self.probability_label, self.model_label,
-                       self.patient_label, self.file_label):
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(3)
+        for widget in (self.banner, toolbar, self.window_level):
             column.addWidget(widget)
-        column.addLayout(tools)
-        column.addWidget(self.image_view, 1)
+        column.addWidget(films, 1)
+        column.addWidget(self.review_bar)
         column.addWidget(self.status_label)
-
-        scroll = QScrollArea(widgetResizable=True)
-        scroll.setWidget(self.explain_panel)
-        scroll.setMinimumWidth(300)
+        self.side_panel = QScrollArea(widgetResizable=True)
+        self.side_panel.setWidget(self.explain_panel)
+        self.side_panel.setMinimumWidth(260)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
-        splitter.addWidget(scroll)
-        splitter.setStretchFactor(0, 3)
+        splitter.addWidget(self.side_panel)
+        splitter.setStretchFactor(0, 4)
         splitter.setStretchFactor(1, 1)
-        QVBoxLayout(self).addWidget(splitter)
-
-        for keys, slot in ((_PREVIOUS_KEYS, self.show_previous), (_NEXT_KEYS, self.show_next)):
-            for key in keys:
-                shortcut = QShortcut(QKeySequence(key), self)
-                shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-                shortcut.activated.connect(slot)
-        self._update_navigation()
-        self._update_case_pdf()
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        outer.addWidget(splitter)
+        self._update_actions()
+        for name, slot in (
+                ("previous", self.show_previous), ("next", self.show_next),
+                ("agree_next", self.review_bar.agree_and_next),
+                ("disagree_next", self.review_bar.disagree_and_next),
+                ("note", self.review_bar.focus_note),
+                ("compare_prior", self.toolbar.compare_button.click), ("pan", self.escape)):
+            shortcuts.bind(self, name, slot)
 
     # ------------------------------------------------------------------ public API
 
@@ -183,17 +180,23 @@ class ViewerTab(QWidget):
         """The shown film's classification (None before it arrives, or without a model)."""
         return self._classification
 
-    def open_path(self, path: str | os.PathLike[str]) -> None:
-        """Load and show ``path`` in the background, then classify it."""
-        self._path = os.fspath(path)
-        self._request += 1
-        self._jobs.drop_queued()  # images skipped past need not be decoded at all
-        self._set_classification(None)
-        self.status_label.setText(f"Loading {os.path.basename(self._path)}…")
-        worker = FunctionWorker(_decode_job, self._request, self._path)
-        worker.signals.returned.connect(self._on_decoded)
-        self._jobs.start(worker)
-        self._update_navigation()
+    @property
+    def reading_order(self) -> str:
+        """"worklist" or "folder": what PageDown and "and next" step through."""
+        return self._order.name
+
+    def set_worklist(self, worklist: Worklist | None) -> None:
+        """The worklist whose scan holds the reviews (the main window's Batch tab)."""
+        self._worklist = worklist
+
+    def open_path(self, path: str | os.PathLike[str], *, from_worklist: bool = False) -> None:
+        """Load and show ``path`` in the background, then classify it. ``from_worklist``:
+        stepping then follows the worklist's order instead of the folder's."""
+        if from_worklist and self._worklist is not None:
+            self._order = WorklistOrder(self._worklist)
+        elif not from_worklist:
+            self._order = FolderOrder()
+        self._open(os.fspath(path))
 
     def show_next(self) -> None:
         self._step(+1)
@@ -201,24 +204,37 @@ class ViewerTab(QWidget):
     def show_previous(self) -> None:
         self._step(-1)
 
+    def escape(self) -> None:
+        """Esc: end a mark tool, else the magnifier, else ask to leave full screen."""
+        if self.marks.tool is not Tool.PAN:
+            self.marks.set_tool(Tool.PAN)
+        elif self.magnifier.active:
+            self.magnifier.set_active(False)
+        else:
+            self.escapePressed.emit()
+
+    def set_panels_visible(self, visible: bool) -> None:
+        """The explanation panel beside the film (hidden in full screen); film, verdict,
+        tools and review stay."""
+        self.side_panel.setVisible(visible)
+
+    def set_prior_visible(self, visible: bool) -> None:
+        """Show the patient's earlier film beside this one (when one was found)."""
+        visible = visible and self.prior.prior is not None
+        self.prior.setVisible(visible)
+        if visible:
+            self.prior.show_prior()
+        self.toolbar.compare_button.setChecked(visible)
+
     def export_case_pdf(self, path: str | os.PathLike[str]) -> bool:
         """Write the shown film's one-page PDF (film, Grad-CAM, verdict) in the background;
         ``caseReportWritten`` follows, or the error is shown. False if nothing to report."""
-        if self._image is None or self._classification is None:
-            self.status_label.setText("Open an image (and let the model load) first.")
+        if not self._can_report():
+            self.status_label.setText("Open a film the model classified (let it load) first.")
             return False
         # The shown image's own path: self._path may already name the next file, loading.
-        film = self._image.path or self._path
-        # Imported here: matplotlib's PDF backend costs a second of start-up.
-        from pneumo_desktop.core.pdf_report import write_case_report
-
-        worker = FunctionWorker(write_case_report, os.fspath(path), film,
-                                self._inference.client(Priority.EXPLAIN), loaded=self._image,
-                                model_input=self._classification.model_input)
-        worker.signals.returned.connect(self._on_case_pdf_written)
-        worker.signals.errored.connect(self._on_case_pdf_failed)
-        self.status_label.setText("Writing the case PDF…")
-        self._jobs.start(worker)
+        self.case_pdf.write(path, self._image, self._image.path or self._path,
+                            self._classification)
         return True
 
     def shutdown(self) -> None:
@@ -226,54 +242,87 @@ class ViewerTab(QWidget):
         the tab may then be destroyed."""
         self._set_classification(None)
         self.explain_panel.shutdown()
+        self.prior.shutdown()
         self._jobs.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.shutdown()
         super().closeEvent(event)
 
-    def _choose_case_pdf(self) -> None:
-        stem = Path(self._path or "case").stem
-        name, _ = QFileDialog.getSaveFileName(
-            self, "Case PDF", str(Path.home() / f"{stem}_case.pdf"), "PDF files (*.pdf)"
-        )
-        if name:
-            self.export_case_pdf(name if name.lower().endswith(".pdf") else name + ".pdf")
-
-    def _on_case_pdf_written(self, path) -> None:
-        self.status_label.setText(f"Case PDF written to {path}.")
-        self.caseReportWritten.emit(str(path))
-
-    def _on_case_pdf_failed(self, error: BaseException) -> None:
-        self.status_label.setText(f"The case PDF could not be written: {error}")
-
-    def _update_case_pdf(self) -> None:
-        self.case_pdf_button.setEnabled(self._classification is not None)
-
     # ------------------------------------------------------------------ loading
+
+    def _open(self, path: str) -> None:
+        self._path = path
+        self._request += 1
+        self._jobs.drop_queued()  # images skipped past need not be decoded at all
+        self._set_classification(None)
+        self.status_label.setText(f"Loading {os.path.basename(path)}…")
+        worker = FunctionWorker(_decode_job, self._request, path)
+        worker.signals.returned.connect(self._on_decoded)
+        self._jobs.start(worker)
+        self._update_actions()
 
     def _on_decoded(self, result: _Decoded) -> None:
         if result.request != self._request:
             return  # overtaken by a later request
-        self.status_label.clear()
+        self.banner.show()
+        self.review_bar.set_film(result.path, self._worklist)
+        position = (self._order.position(result.path)
+                    if isinstance(self._order, WorklistOrder) else None)
+        where = f"Worklist: film {position[0]} of {position[1]}" if position else ""
+        self.status_label.setText(where)
         if result.error is not None:
             self._image = None
             self.image_view.clear()
-            self._show_verdict(result.error, Status.ERROR)
-            for label in (self.probability_label, self.patient_label):
-                label.clear()
-            self.file_label.setText(os.path.basename(result.path))
+            self.image_view.set_placeholder(result.error)
+            self.banner.show_error(result.error)
+            self._film_parts(None, None)
+            self.explain_panel.set_not_classified("No explanation: the file could not be read.")
             return
+        keep = self._image is not None and (self._preferences is None
+                                            or self._preferences.keep_window_level)
         self._image = result.image
-        self.image_view.set_image(result.image.pixels)
-        self._show_details(result.image)
+        self.image_view.set_image(result.image.pixels, keep_window=keep)
+        self._film_parts(result.image, result.size)
         self._classify()
-        if self.focusWidget() is None:  # so that +/-/F/1 work straight away
-            self.image_view.setFocus()
+        if self.focusWidget() is None or not self.focusWidget().isVisible():
+            self.image_view.setFocus()  # so that the film's keys work straight away
         self.imageLoaded.emit(result.path)
 
+    def _film_parts(self, image: LoadedImage | None, size: int | None) -> None:
+        """Everything shown about the film itself: corners, marks, the earlier film."""
+        self.corners.show_film(image, size)
+        self.marks.set_tool(Tool.PAN)
+        context = image.dicom if image is not None else None
+        if image is not None:
+            spacing = pixel_spacing(context, image.pixels.shape, image.original_size)
+            self.marks.set_spacing(spacing, context.pixel_spacing_source if spacing else "")
+            self.marks.set_marks(self.review_bar.stored_marks())
+        else:
+            self.marks.clear()
+        study = StudyOf.of(self._path, context) if image is not None else None
+        self.prior.look_for(study, self._candidates())
+
+    def _candidates(self):
+        """Where an earlier film may be: the scan's films when reading the worklist, else the
+        folder's. A worker calls what this returns, so the folder is listed off the GUI
+        thread; the worklist's list (Qt models) is taken here, on it."""
+        if isinstance(self._order, WorklistOrder):
+            paths = self._order.worklist.scan_paths()
+            return lambda: paths
+        folder = Path(self._path).parent
+        return lambda: [os.fspath(p) for p in folder_images(folder)]
+
+    def _on_prior_found(self, study) -> None:
+        self.toolbar.compare_button.setEnabled(study is not None)
+        when = study.study_date.isoformat() if study is not None and study.study_date else ""
+        self.toolbar.compare_button.setText(f"Earlier film {when}".strip())
+        if study is None and self.prior.isVisible():
+            self.prior.hide()
+            self.toolbar.compare_button.setChecked(False)
+
     def _on_classifier_ready(self, _classifier) -> None:
-        self._update_case_pdf()
+        self._update_actions()
         if self._image is not None and self._classification is None:
             self._classify()  # the film shown while the model was loading
 
@@ -282,10 +331,9 @@ class ViewerTab(QWidget):
         (verdict, explanation) is shown for it until its classification arrives."""
         self._set_classification(None)
         if not self._inference.is_ready:
-            self._show_verdict("model loading…", _PENDING)
-            self.probability_label.clear()
-            self.model_label.clear()
+            self.banner.show_pending("model loading…")
             return
+        self.banner.show_pending("classifying…")
         image, path = self._image, self._image.path or self._path
         request = self._inference.submit(classify_film, image, priority=Priority.INTERACTIVE)
         request.returned.connect(self._on_classified)
@@ -298,90 +346,51 @@ class ViewerTab(QWidget):
             self._classify_request = None
         self._classification = classification
         self.explain_panel.set_classification(classification)
-        self._update_case_pdf()
+        self._update_actions()
 
     def _on_classified(self, classification: FilmClassification) -> None:
         self._classify_request = None
         self._set_classification(classification)
-        self._show_prediction(classification.prediction)
+        prediction = classification.prediction
+        if prediction.is_xray:
+            notice = intended_use_notice(self._image.dicom if self._image else None)
+            self.banner.show_prediction(prediction, notice)
+        else:
+            self.banner.show_not_xray(prediction, self._inference.classifier.ood_threshold)
         self.classified.emit(self._image.path or self._path)
 
     def _on_classification_failed(self, path: str, error: BaseException) -> None:
         self._classify_request = None
-        self._show_verdict(f"Classification failed: {error}", Status.ERROR)
-        self.probability_label.clear()
+        self.banner.show_error(f"Classification failed: {error}")
+        self.explain_panel.set_not_classified("No explanation: the classification failed.")
         self.classified.emit(path)
 
-    # ------------------------------------------------------------------ verdict and details
-
-    def _show_verdict(self, text: str, style: str) -> None:
-        self.verdict_label.setText(text)
-        size = _BIG if style != Status.ERROR else _SMALL
-        self.verdict_label.setStyleSheet(size + _STYLES[style])
-
-    def _show_prediction(self, prediction: Prediction) -> None:
-        classifier = self._inference.classifier
-        card = classifier.card
-        self.model_label.setText(f"Model {card.name} {card.version} on {classifier.device}")
-        if not prediction.is_xray:
-            # No verdict: the model was not made for this picture (see core.heads.Heads).
-            self._show_verdict("Not a chest X-ray — not classified", Status.NOT_XRAY)
-            self.probability_label.setText(
-                f"Feature distance {prediction.ood_distance:.0f} from the training films "
-                f"(limit {classifier.ood_threshold:.0f})"
-            )
-            return
-        self._show_verdict(prediction.verdict, prediction.verdict)
-        text = prediction.probability_text  # at the threshold that made this verdict
-        if prediction.subtype is not None:
-            text += (
-                f"\nLikely {prediction.subtype} (P(viral) = {prediction.subtype_probability:.2f});"
-                " secondary estimate"
-            )
-        self.probability_label.setText(text)
-
-    def _show_details(self, image: LoadedImage) -> None:
-        tags = image.metadata
-        patient = [tags.get("PatientName", "").replace("^", " ").strip()]
-        if "PatientID" in tags:
-            patient.append(f"ID {tags['PatientID']}")
-        patient += [tags[key] for key in ("PatientSex", "PatientAge") if key in tags]
-        study = [tags[key] for key in ("StudyDescription", "Modality") if key in tags]
-        date = tags.get("StudyDate", "")
-        if len(date) == 8 and date.isdigit():  # DICOM DA is YYYYMMDD
-            date = f"{date[:4]}-{date[4:6]}-{date[6:]}"
-        lines = []
-        if any(patient):
-            lines.append("Patient: " + " · ".join(part for part in patient if part))
-        if study or date:
-            lines.append("Study: " + " · ".join(part for part in [date, *study] if part))
-        self.patient_label.setText("\n".join(lines))
-        self.patient_label.setVisible(bool(lines))
-        width, height = image.original_size
-        name = os.path.basename(image.path or self._path or "")
-        self.file_label.setText(f"{name} — {width} × {height} px, {image.format}")
-
-    # ------------------------------------------------------------------ navigation
+    # ------------------------------------------------------------------ helpers
 
     def _step(self, direction: int) -> None:
         if self._path is None:
             return
-        current = Path(self._path)
-        files = folder_images(current.parent)
-        keys = [(p.name.casefold(), p.name) for p in files]
-        key = (current.name.casefold(), current.name)
-        # Works even if the current file was deleted or is unreadable: find its sort position.
-        index = bisect.bisect_left(keys, key)
-        exact = index < len(keys) and keys[index] == key
-        target = index + 1 if (direction > 0 and exact) else index + min(direction, 0)
-        if 0 <= target < len(files):
-            self.open_path(files[target])
-        else:
-            self.status_label.setText(
-                "Last image in this folder." if direction > 0 else "First image in this folder."
-            )
+        target = self._order.neighbour(self._path, direction)
+        if target is None:
+            end = "Last" if direction > 0 else "First"
+            self.status_label.setText(f"{end} film of the {self._order.name}.")
+            return
+        if isinstance(self._order, WorklistOrder):
+            self._order.worklist.select(target)
+        self._open(target)
 
-    def _update_navigation(self) -> None:
+    def _can_report(self) -> bool:
+        classification = self._classification
+        return (self._image is not None and classification is not None
+                and classification.prediction.is_xray)
+
+    def _update_actions(self) -> None:
         has_path = self._path is not None
-        self.previous_button.setEnabled(has_path)
-        self.next_button.setEnabled(has_path)
+        self.toolbar.previous_button.setEnabled(has_path)
+        self.toolbar.next_button.setEnabled(has_path)
+        self.toolbar.case_pdf_button.setEnabled(self._can_report())
+
+    def _choose_case_pdf(self) -> None:
+        path = self.case_pdf.choose(self, Path(self._path or "case").stem)
+        if path:
+            self.export_case_pdf(path)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pneumo_desktop.ui.film_corners import Corner
 from pneumo_desktop.ui.main_window import MainWindow
 from pneumo_desktop.ui.viewer_tab import ViewerTab, folder_images
 from tests.conftest import synthetic_xray
@@ -40,7 +41,7 @@ def test_next_walks_into_an_extensionless_dicom(qtbot, folder, loading_inference
     with qtbot.waitSignal(tab.imageLoaded, timeout=TIMEOUT_MS) as loaded:
         tab.show_next()
     assert loaded.args == [str(folder / "IM000002")]
-    assert "P-7" in tab.patient_label.text()
+    assert "ID P-7" in tab.corners.text(Corner.TOP_LEFT)
 
 
 def test_open_dialog_shows_files_without_a_suffix_first(monkeypatch, tmp_path):
