@@ -14,20 +14,20 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import QRect, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
     QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
-    QKeySequence,
 )
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
 
 from .. import runtime
 from ..core.imaging import SUPPORTED_SUFFIXES
 from ..core.model import ModelError
+from . import shortcuts
 from .about_tab import AboutTab
 from .batch_tab import BatchTab
 from .case_report_details import CaseReportDetails
@@ -35,10 +35,27 @@ from .inference_service import InferenceService
 from .preferences import Preferences
 from .site_features import install_site_features
 from .site_profile_service import use_profile_at_load
+from .shortcuts import ShortcutsDialog
+from .style import FOCUS_STYLE
 from .viewer_tab import ViewerTab
 from .workers import await_workers
+from .worklist_link import BatchTabWorklist
 
 log = logging.getLogger(__name__)
+
+
+#: The first window fits a 1366x768 laptop screen (taskbar and title bar included).
+FIRST_START_SIZE = (1280, 680)
+
+
+def first_start_geometry(available: QRect) -> QRect:
+    """The window's first geometry: :data:`FIRST_START_SIZE`, or less on a smaller screen,
+    centred on the screen's available area."""
+    width = min(FIRST_START_SIZE[0], available.width() - 16)
+    height = min(FIRST_START_SIZE[1], available.height() - 48)  # room for the title bar
+    rect = QRect(0, 0, width, height)
+    rect.moveCenter(available.center())
+    return rect
 
 
 def load_classifier(models_dir: Path):
@@ -70,17 +87,23 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("pneumo_desktop — chest X-ray pneumonia screening")
         self.setAcceptDrops(True)
 
-        self.viewer_tab = ViewerTab(self.inference)
+        self.viewer_tab = ViewerTab(self.inference, preferences)
         self.batch_tab = BatchTab(self.inference, db_path)
+        self.worklist = BatchTabWorklist(self.batch_tab, db_path)
+        self.viewer_tab.set_worklist(self.worklist)
         self.about_tab = AboutTab(None, self.models_dir)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.viewer_tab, "Viewer")
         self.tabs.addTab(self.batch_tab, "Batch scan / worklist")
         self.tabs.addTab(self.about_tab, "About / Validation")
         self.setCentralWidget(self.tabs)
-        self.batch_tab.openRequested.connect(self.open_in_viewer)
         #: The case PDF's review, impression, reader and anonymise choice for a film.
         self.case_report_details = CaseReportDetails(preferences, self.batch_tab, self)
+        self.batch_tab.openRequested.connect(
+            lambda path: self.open_in_viewer(path, from_worklist=True))
+        self.batch_tab.reviewSaved.connect(self.viewer_tab.review_bar.refresh)
+        self.viewer_tab.escapePressed.connect(lambda: self.set_full_screen(False))
+        self.setStyleSheet(FOCUS_STYLE)
 
         self.device_label = QLabel("Loading model…")
         self.model_label = QLabel("No model yet")
@@ -131,35 +154,59 @@ class MainWindow(QMainWindow):
     # Actions -----------------------------------------------------------------------------
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self._add_action(
-            file_menu, "&Open image…", QKeySequence.StandardKey.Open, self.choose_image
-        )
-        self._add_action(file_menu, "&Scan folder…", "Ctrl+Shift+O", self.choose_scan_folder)
-        self._add_action(file_menu, "Open &DICOMDIR…", "", self.choose_dicomdir)
+        self._add_action(file_menu, "&Open image…", "open", self.choose_image)
+        self._add_action(file_menu, "&Scan folder…", "scan_folder", self.choose_scan_folder)
+        self._add_action(file_menu, "Open &DICOMDIR…", "open_dicomdir", self.choose_dicomdir)
         file_menu.addSeparator()
         file_menu.addAction(self.batch_tab.exports.anonymise_action)
         file_menu.addSeparator()
-        self._add_action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        self._add_action(file_menu, "&Quit", "quit", self.close)
         view_menu = self.view_menu = self.menuBar().addMenu("&View")
-        for index, name in enumerate(("&Viewer", "&Worklist", "&About / Validation")):
-            self._add_action(
-                view_menu, name, f"Ctrl+{index + 1}",
-                lambda checked=False, i=index: self.tabs.setCurrentIndex(i),
-            )
+        for index, (name, key) in enumerate((("&Viewer", "tab_viewer"),
+                                             ("&Worklist", "tab_worklist"),
+                                             ("&About / Validation", "tab_about"))):
+            self._add_action(view_menu, name, key,
+                             lambda checked=False, i=index: self.tabs.setCurrentIndex(i))
+        self.full_screen_action = self._add_action(
+            view_menu, "&Full screen (panels hidden)", "full_screen",
+            lambda: self.set_full_screen(not self.isFullScreen()))
         help_menu = self.menuBar().addMenu("&Help")
+        self._add_action(help_menu, "&Keyboard shortcuts", "shortcuts", self.show_shortcuts)
         self.open_log_action = self._add_action(help_menu, "Open &log folder", "",
                                                 self.open_log_folder)
 
-    def add_menu_action(self, menu, text, shortcut, slot) -> QAction:
-        """An entry of ``menu`` calling ``slot`` (for the parts that add their own)."""
-        return self._add_action(menu, text, shortcut, slot)
+    def add_menu_action(self, menu, text, shortcut_name, slot) -> QAction:
+        """An entry of ``menu`` calling ``slot`` (for the parts that add their own); its keys
+        come from the shortcut table like every other entry's."""
+        return self._add_action(menu, text, shortcut_name, slot)
 
-    def _add_action(self, menu, text, shortcut, slot) -> QAction:
+    def _add_action(self, menu, text, shortcut_name, slot) -> QAction:
+        """A menu entry whose keys come from the shortcut table (``shortcut_name``, or "" for
+        none). The window holds the action too, so its keys work with the menus hidden."""
         action = QAction(text, self)
-        action.setShortcut(QKeySequence(shortcut))
+        if shortcut_name:
+            action.setShortcuts(shortcuts.key_sequences(shortcut_name))
         action.triggered.connect(slot)
         menu.addAction(action)
+        self.addAction(action)
         return action
+
+    def show_shortcuts(self) -> None:
+        ShortcutsDialog(self).exec()
+
+    def set_full_screen(self, full: bool) -> None:
+        """Full screen for reading: menus, tabs, status bar and the explanation panel hidden;
+        film, verdict, tools and review bar stay. F11 or Esc leaves."""
+        if full == self.isFullScreen():
+            return
+        if full:
+            self.tabs.setCurrentWidget(self.viewer_tab)
+            self.showFullScreen()
+        else:
+            self.showNormal()
+        for widget in (self.menuBar(), self.statusBar(), self.tabs.tabBar()):
+            widget.setVisible(not full)
+        self.viewer_tab.set_panels_visible(not full)
 
     def open_log_folder(self) -> bool:
         """Show the log folder in the desktop's file manager (to send the log to support)."""
@@ -216,11 +263,12 @@ class MainWindow(QMainWindow):
 
         return ask_for_study(listing, self)
 
-    def open_in_viewer(self, path) -> None:
+    def open_in_viewer(self, path, *, from_worklist: bool = False) -> None:
+        """Show ``path`` in the viewer; ``from_worklist``: stepping follows the worklist."""
         path = Path(path)
         self.preferences.last_image_folder = path.parent
         self.tabs.setCurrentWidget(self.viewer_tab)
-        self.viewer_tab.open_path(path)
+        self.viewer_tab.open_path(path, from_worklist=from_worklist)
 
     def scan_folder(self, folder: Path) -> None:
         self.preferences.last_scan_folder = Path(folder)
@@ -261,10 +309,11 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(1360, 860)
+            self.setGeometry(first_start_geometry(self.screen().availableGeometry()))
         self.viewer_tab.explain_panel.apply_lime_settings(self.preferences.lime)
 
     def _save_preferences(self) -> None:
+        self.set_full_screen(False)  # the geometry kept is the normal window's
         self.preferences.window_geometry = self.saveGeometry()
         self.preferences.lime = self.viewer_tab.explain_panel.lime_settings()
         if self.batch_tab.last_folder:
@@ -283,4 +332,5 @@ class MainWindow(QMainWindow):
             log.warning("closing with workers still running")
         if not self.inference.shutdown(timeout=60):
             log.warning("closing while the inference thread is still busy")
+        self.worklist.close()
         super().closeEvent(event)

@@ -64,8 +64,8 @@ class SiteFeatures(QObject):
         tabs = self.window.tabs
         tabs.addTab(self.calibration_tab, "Site calibration")
         tabs.addTab(self.audit_view, "Audit trail")
-        for widget, name, key in ((self.calibration_tab, "Site &calibration", "Ctrl+4"),
-                                  (self.audit_view, "Au&dit trail", "Ctrl+5")):
+        for widget, name, key in ((self.calibration_tab, "Site &calibration", "tab_calibration"),
+                                  (self.audit_view, "Au&dit trail", "tab_audit")):
             self.window.add_menu_action(self.window.view_menu, name, key,
                                         lambda _=False, w=widget: tabs.setCurrentWidget(w))
 
@@ -88,7 +88,7 @@ class SiteFeatures(QObject):
         self.watch_action = add(menu, "&Watch the scanned folder for new films", "",
                                 self.set_watch)
         self.watch_action.setCheckable(True)
-        self.dicom_action = add(menu, "Write &DICOM result for this film", "Ctrl+Shift+D",
+        self.dicom_action = add(menu, "Write &DICOM result for this film", "write_dicom_result",
                                 self.write_dicom_result)
         menu.addSeparator()
         self.settings_action = add(menu, "&Settings…", "", self.edit_settings)

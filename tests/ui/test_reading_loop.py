@@ -1,0 +1,192 @@
+"""Reading a worklist in the viewer: the review bar under the film, A and D stepping through the
+worklist's order (as sorted and filtered), PageDown following the worklist or the folder, the
+reader's marks kept with the review, and reviews made in either place shown in both. Real
+widgets: a Batch tab that scanned a folder, a viewer, and the link between them."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+
+from pneumo_desktop.core.annotations import Annotation
+from pneumo_desktop.core.results import ReviewMark, Verdict
+from pneumo_desktop.core.store import ResultStore
+from pneumo_desktop.ui.batch_tab import BatchTab
+from pneumo_desktop.ui.results_model import COL_PROBABILITY
+from pneumo_desktop.ui.viewer_tab import ViewerTab
+from pneumo_desktop.ui.worklist_link import BatchTabWorklist
+from tests.conftest import synthetic_xray
+
+TIMEOUT_MS = 60_000  # generous: a training job shares the CPU
+#: The aim is under 1 s a step (issue 12); the bound here only catches a step gone wrong on a
+#: busy shared machine. The test prints what it measured.
+STEP_LIMIT_S = 5.0
+
+
+@pytest.fixture
+def reading(qtbot, inference, tmp_path):
+    """A scan of six films (three pneumonia-like), a viewer linked to its worklist."""
+    folder = tmp_path / "day"
+    folder.mkdir()
+    rng = np.random.default_rng(11)
+    for index in range(6):
+        Image.fromarray(synthetic_xray(rng, index % 2 == 0, size=128)).save(
+            folder / f"film_{index}.png")
+    db = tmp_path / "r.sqlite3"
+    batch = BatchTab(inference, db)
+    batch.confirm = lambda question: False
+    viewer = ViewerTab(inference)
+    link = BatchTabWorklist(batch, db)
+    viewer.set_worklist(link)
+    batch.reviewSaved.connect(viewer.review_bar.refresh)
+    for widget in (batch, viewer):
+        qtbot.addWidget(widget)
+    with qtbot.waitSignal(batch.scanFinished, timeout=TIMEOUT_MS):
+        assert batch.start_scan(folder)
+    viewer.resize(1100, 720)
+    viewer.show()
+    qtbot.waitExposed(viewer)
+    yield batch, viewer, link, db
+    link.close()
+
+
+def open_from_worklist(qtbot, viewer: ViewerTab, path: str) -> None:
+    with qtbot.waitSignal(viewer.classified, timeout=TIMEOUT_MS) as shown:
+        viewer.open_path(path, from_worklist=True)
+    assert shown.args == [path]
+
+
+def key_and_wait(qtbot, viewer: ViewerTab, key, text: str = "") -> tuple[str, float]:
+    """Press ``key`` on the film and wait for the next film's verdict: (its path, seconds)."""
+    viewer.image_view.setFocus()
+    start = time.perf_counter()
+    with qtbot.waitSignal(viewer.classified, timeout=TIMEOUT_MS) as shown:
+        qtbot.keyClick(viewer.image_view, key)
+    return shown.args[0], time.perf_counter() - start
+
+
+def stored(db, batch: BatchTab) -> dict:
+    with ResultStore(db) as store:
+        return {row.path: row for row in store.results(batch.current_scan_id)}
+
+
+def test_a_steps_through_the_worklist_order_and_stores_each_agreement(qtbot, reading) -> None:
+    batch, viewer, _, db = reading
+    batch.worklist.table.sortByColumn(COL_PROBABILITY, Qt.SortOrder.AscendingOrder)
+    order = batch.worklist_paths()
+    assert order != sorted(order)  # the worklist's order is not the folder's
+    open_from_worklist(qtbot, viewer, order[0])
+    assert viewer.reading_order == "worklist"
+    assert viewer.status_label.text() == "Worklist: film 1 of 6"
+    assert viewer.review_bar.verdict_label.text().startswith("Scan's verdict: ")
+    steps = []
+    for index in range(1, 4):
+        path, seconds = key_and_wait(qtbot, viewer, Qt.Key.Key_A)
+        assert path == order[index]
+        steps.append(seconds)
+        assert batch.current_result().path == order[index]  # the worklist keeps the place
+    print(f"\nA (agree and next) to the next verdict on screen: "
+          f"{', '.join(f'{s:.2f}' for s in steps)} s")
+    assert max(steps) < STEP_LIMIT_S
+    rows = stored(db, batch)
+    assert [rows[p].review for p in order[:3]] == [ReviewMark.AGREE] * 3
+    assert all(rows[p].review is None for p in order[3:])
+    assert batch.result_for_path(order[0]).review is ReviewMark.AGREE  # the worklist shows it
+
+    # D disagrees (the other label) and goes on; N types a note that is saved with it.
+    qtbot.keyClick(viewer.image_view, Qt.Key.Key_N)
+    note = viewer.review_bar.panel.note_edit
+    assert note.hasFocus()
+    qtbot.keyClicks(note, "look at the lateral")
+    qtbot.keyClick(note, Qt.Key.Key_Return)
+    assert viewer.image_view.hasFocus()  # back on the film: A and D work again
+    path, _ = key_and_wait(qtbot, viewer, Qt.Key.Key_D)
+    assert path == order[4]
+    row = stored(db, batch)[order[3]]
+    model_said = batch.result_for_path(order[3]).verdict
+    assert row.review is ReviewMark.DISAGREE and row.note == "look at the lateral"
+    assert row.corrected_label is ({Verdict.NORMAL: Verdict.PNEUMONIA,
+                                     Verdict.PNEUMONIA: Verdict.NORMAL}[model_said])
+
+    path, _ = key_and_wait(qtbot, viewer, Qt.Key.Key_A)
+    assert path == order[5]
+    viewer.review_bar.agree_and_next()  # the last film: reviewed, and nowhere to go
+    assert viewer.current_path == order[5] and stored(db, batch)[order[5]].review
+    assert viewer.status_label.text() == "Last film of the worklist."
+
+
+def test_unreviewed_filter_drops_each_film_and_a_still_moves_on(qtbot, reading) -> None:
+    batch, viewer, _, _ = reading
+    batch.worklist.filter_combo.setCurrentText("Unreviewed")
+    order = batch.worklist_paths()
+    open_from_worklist(qtbot, viewer, order[0])
+    for expected in order[1:3]:
+        path, _ = key_and_wait(qtbot, viewer, Qt.Key.Key_A)
+        assert path == expected
+    assert batch.worklist_paths() == order[2:]  # the two reviewed films left the list
+    qtbot.keyClick(viewer.image_view, Qt.Key.Key_PageUp)  # the reviewed ones are filtered out
+    assert viewer.current_path == order[2]
+    assert viewer.status_label.text() == "First film of the worklist."
+
+
+def test_page_down_follows_the_worklist_from_it_and_the_folder_otherwise(qtbot, reading) -> None:
+    batch, viewer, _, _ = reading
+    order = batch.worklist_paths()
+    open_from_worklist(qtbot, viewer, order[2])
+    path, _ = key_and_wait(qtbot, viewer, Qt.Key.Key_PageDown)
+    assert path == order[3] and viewer.reading_order == "worklist"
+    path, _ = key_and_wait(qtbot, viewer, Qt.Key.Key_PageUp)
+    assert path == order[2]
+    folder_order = sorted(order)
+    with qtbot.waitSignal(viewer.classified, timeout=TIMEOUT_MS):
+        viewer.open_path(folder_order[0])  # File → Open: the folder's order
+    assert viewer.reading_order == "folder"
+    path, _ = key_and_wait(qtbot, viewer, Qt.Key.Key_PageDown)
+    assert path == folder_order[1]
+    # Opened from the folder, a film of the scan can still be reviewed from the viewer.
+    assert viewer.review_bar.panel.agree_button.isEnabled()
+
+
+def test_reviews_show_in_both_places_and_marks_are_kept_with_the_review(qtbot, reading) -> None:
+    batch, viewer, link, db = reading
+    order = batch.worklist_paths()
+    open_from_worklist(qtbot, viewer, order[0])
+    assert batch.select_path(order[0])
+    batch.worklist.review_panel.agree()  # reviewed in the worklist…
+    assert viewer.review_bar.result.review is ReviewMark.AGREE  # …shows in the viewer at once
+    viewer.review_bar.panel.note_edit.setText("small effusion?")
+    viewer.review_bar.panel.note_edit.editingFinished.emit()
+    assert batch.result_for_path(order[0]).note == "small effusion?"
+
+    marks = [Annotation.arrow((10, 10), (60, 60)), Annotation.label((20, 90), "here")]
+    for mark in marks:
+        viewer.marks.add(mark)
+    assert link.annotations(order[0]) == marks
+    with ResultStore(db) as store:
+        assert store.annotations(batch.current_scan_id, order[0]) == marks
+    path, _ = key_and_wait(qtbot, viewer, Qt.Key.Key_PageDown)
+    assert viewer.marks.marks() == []  # the next film has none
+    path, _ = key_and_wait(qtbot, viewer, Qt.Key.Key_PageUp)
+    assert path == order[0] and viewer.marks.marks() == marks  # reopened with the review's
+    viewer.marks.undo_last()
+    assert link.annotations(order[0]) == marks[:1]
+
+
+def test_a_film_outside_the_scan_cannot_be_reviewed_and_says_why(qtbot, reading,
+                                                                tmp_path) -> None:
+    _, viewer, _, _ = reading
+    other = tmp_path / "elsewhere.png"
+    Image.fromarray(synthetic_xray(np.random.default_rng(1), False, size=96)).save(other)
+    with qtbot.waitSignal(viewer.classified, timeout=TIMEOUT_MS):
+        viewer.open_path(other)
+    bar = viewer.review_bar
+    assert bar.verdict_label.text() == "Not in the worklist's scan: no review here"
+    assert not bar.panel.agree_button.isEnabled()
+    viewer.image_view.setFocus()
+    qtbot.keyClick(viewer.image_view, Qt.Key.Key_A)
+    assert viewer.current_path == str(other)  # nothing saved, nowhere gone
+    assert viewer.status_label.text() == "Not in the worklist's scan: no review here"
