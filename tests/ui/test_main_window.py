@@ -3,10 +3,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QRect, QSettings, Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 
-from pneumo_desktop.ui.main_window import MainWindow
+from pneumo_desktop.ui import shortcuts
+from pneumo_desktop.ui.main_window import MainWindow, first_start_geometry
 from pneumo_desktop.ui.preferences import LimeSettings, Preferences
+from pneumo_desktop.ui.shortcuts import ShortcutsDialog
+from pneumo_desktop.ui.style import FOCUS_STYLE
 from pneumo_desktop.ui.workers import running_workers
 from tests.conftest import synthetic_xray
 
@@ -128,3 +132,98 @@ def test_help_opens_the_log_folder(qtbot, tmp_path, preferences, monkeypatch):
     [action] = [a for a in help_menu.actions() if a.text() == "Open &log folder"]
     action.trigger()
     assert opened == [str(tmp_path / "logs")] and (tmp_path / "logs").is_dir()
+
+
+def _window_without_model(qtbot, tmp_path, preferences) -> MainWindow:
+    window = MainWindow(tmp_path / "no models", tmp_path / "results.sqlite3", preferences)
+    qtbot.addWidget(window)
+    with qtbot.waitActive(window):  # keys go to the active window only
+        window.show()
+        window.activateWindow()
+    return window
+
+
+@pytest.mark.parametrize("screen", [(1366, 728), (1280, 680), (1920, 1040)])
+def test_first_start_geometry_fits_a_laptop_screen(screen):
+    available = QRect(0, 40, *screen)  # e.g. a taskbar above
+    geometry = first_start_geometry(available)
+    assert available.contains(geometry)
+    assert geometry.width() <= 1366 and geometry.height() <= 768 - 48
+    assert geometry.center() == available.center()
+
+
+def test_the_first_window_fits_1366x768_and_its_panels_fit_in_it(qtbot, tmp_path, preferences):
+    window = _window_without_model(qtbot, tmp_path, preferences)
+    frame = window.frameGeometry()
+    assert frame.width() <= 1366 and frame.height() <= 768
+    # Nothing forces the window past a laptop's screen: its least size fits too.
+    minimum = window.minimumSizeHint()
+    assert minimum.width() <= 1366 and minimum.height() <= 768 - 48
+
+
+def test_f11_reads_full_screen_with_the_panels_hidden_and_esc_leaves(qtbot, tmp_path,
+                                                                     preferences):
+    window = _window_without_model(qtbot, tmp_path, preferences)
+    window.tabs.setCurrentWidget(window.batch_tab)
+    viewer, table = window.viewer_tab, window.batch_tab.worklist.table
+    table.setFocus()
+    qtbot.keyClick(table, Qt.Key.Key_F11)  # from the worklist: the viewer comes forward
+    qtbot.waitUntil(window.isFullScreen, timeout=5000)
+    assert window.tabs.currentWidget() is viewer
+    assert not window.menuBar().isVisible() and not window.tabs.tabBar().isVisible()
+    assert not viewer.side_panel.isVisible()
+    assert viewer.image_view.isVisible() and viewer.review_bar.isVisible()
+    viewer.image_view.setFocus()
+    qtbot.keyClick(viewer.image_view, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.isFullScreen(), timeout=5000)
+    assert window.menuBar().isVisible() and viewer.side_panel.isVisible()
+
+
+def test_help_lists_every_key_the_window_binds(qtbot, tmp_path, preferences):
+    window = _window_without_model(qtbot, tmp_path, preferences)
+    dialog = ShortcutsDialog(window)
+    qtbot.addWidget(dialog)
+    listed = {keys for keys, _, _ in dialog.rows()}
+    assert len(dialog.rows()) == len(shortcuts.ACTIONS) + len(shortcuts.MOUSE)
+    native = QKeySequence.SequenceFormat.NativeText
+    bound = [s.key().toString(native) for s in window.findChildren(QShortcut)]
+    bound += [k.toString(native) for a in window.actions() for k in a.shortcuts()]
+    assert bound and all(any(key in keys.split(" or ") for keys in listed) for key in bound), \
+        sorted(set(bound))
+    names = {s.objectName().removeprefix("shortcut_") for s in window.findChildren(QShortcut)}
+    names |= {row.name for row in shortcuts.ACTIONS
+              if any(a.shortcuts() == shortcuts.key_sequences(row.name) for a in window.actions())}
+    # Every row of the table works somewhere (Enter on the worklist is the table's own).
+    assert {row.name for row in shortcuts.ACTIONS} - names == {"worklist_open"}
+    help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    assert any(a.text() == "&Keyboard shortcuts" and a.shortcut() == QKeySequence("F1")
+               for a in help_menu.actions())
+
+
+def test_the_focused_control_is_framed(qtbot, tmp_path, preferences):
+    window = _window_without_model(qtbot, tmp_path, preferences)
+    assert window.styleSheet() == FOCUS_STYLE
+    assert "QPushButton:focus" in FOCUS_STYLE and "#film_view:focus" in FOCUS_STYLE
+
+
+def test_a_film_opened_from_the_worklist_steps_through_the_worklist(
+    qtbot, tiny_models_dir, tmp_path, preferences, films
+):
+    window = _ready_window(qtbot, tiny_models_dir, tmp_path, preferences)
+    with qtbot.waitSignal(window.batch_tab.scanFinished, timeout=60_000):
+        window.open_argument(str(films))
+    order = window.batch_tab.worklist_paths()
+    table = window.batch_tab.worklist.table
+    window.batch_tab.select_path(order[1])
+    table.setFocus()
+    with qtbot.waitSignal(window.viewer_tab.classified, timeout=30_000) as shown:
+        qtbot.keyClick(table, Qt.Key.Key_Return)
+    assert shown.args == [order[1]] and window.tabs.currentWidget() is window.viewer_tab
+    viewer = window.viewer_tab
+    assert viewer.reading_order == "worklist"
+    assert viewer.review_bar.panel.agree_button.isEnabled()
+    viewer.image_view.setFocus()
+    with qtbot.waitSignal(viewer.classified, timeout=30_000) as shown:
+        qtbot.keyClick(viewer.image_view, Qt.Key.Key_A)
+    assert shown.args == [order[2]]
+    assert window.batch_tab.result_for_path(order[1]).review == "agree"
