@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from pneumo_desktop.core import review
 from pneumo_desktop.core.results import StoredResult, Verdict
-from pneumo_desktop.ui import shortcuts
 from pneumo_desktop.ui.controls import push_button
 
 NO_LABEL = "—"
@@ -85,8 +85,10 @@ class ReviewPanel(QWidget):
         """``A`` agrees and ``D`` disagrees while the focus is anywhere in ``scope``. A
         QLineEdit keeps its typed letters (it overrides shortcuts for text keys), so a note can
         contain a and d."""
-        shortcuts.bind(scope, "worklist_agree", self.agree)
-        shortcuts.bind(scope, "worklist_disagree", self.disagree)
+        for key, slot in (("A", self.agree), ("D", self.disagree)):
+            shortcut = QShortcut(QKeySequence(key), scope)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(slot)
 
     def agree(self) -> None:
         """The model's verdict is right."""

@@ -1,10 +1,12 @@
 """Every keyboard shortcut of the app, in one table, and the Help → Keyboard shortcuts dialog
 built from it.
 
-A widget binds a key only through :func:`bind` (or :func:`key_sequences` for a menu action),
-by the action's name in :data:`ACTIONS`: a name missing from the table is a KeyError, so the
-dialog, which lists the table, cannot drift from the keys that work. Mouse gestures have no
-binding; :data:`MOUSE` lists them for the same dialog.
+The viewer and the window bind a key only through :func:`bind` (or :func:`key_sequences` for a
+menu action), by the action's name in :data:`ACTIONS`: a name missing from the table is a
+KeyError, so the dialog, which lists the table, cannot drift from the keys that work. The
+worklist (``ui/worklist_view.py``) binds its own keys; its rows here are checked against the
+keys it binds (tests/ui/test_main_window.py). Mouse gestures have no binding; :data:`MOUSE`
+lists them for the same dialog.
 """
 
 from __future__ import annotations
@@ -81,8 +83,13 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("text", ("T",), "Text: click where it goes, then type it", _TOOLS),
     KeyAction("pan", ("Esc",), "Back to panning (ends the ruler, arrow or text tool)", _TOOLS),
     KeyAction("undo_mark", ("Ctrl+Z",), "Remove the last mark (ruler, arrow, text)", _TOOLS),
-    KeyAction("worklist_agree", ("A",), "Agree with the selected film's verdict", _WORKLIST),
-    KeyAction("worklist_disagree", ("D",), "Disagree with the selected film's verdict", _WORKLIST),
+    KeyAction("worklist_agree", ("A",),
+              "Agree with the selected film's verdict and go to the next film", _WORKLIST),
+    KeyAction("worklist_disagree", ("D",), "Disagree with the selected film's verdict",
+              _WORKLIST),
+    KeyAction("worklist_note", ("N",), "Type a note for the selected film (Return: back)",
+              _WORKLIST),
+    KeyAction("worklist_preview", ("P",), "Show or hide the film preview", _WORKLIST),
     KeyAction("worklist_open", ("Return",),
               "Open the selected film in the viewer (or double-click)", _WORKLIST),
 )
