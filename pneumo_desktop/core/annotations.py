@@ -3,7 +3,7 @@
 Every point is in the film's own pixel coordinates (x right, y down, on the full-resolution
 film the viewer shows), so rotating or flipping the display, zooming or a prior film beside it
 never moves a mark off its anatomy. They are stored as JSON next to the review
-(:meth:`~pneumo_desktop.core.store.ResultStore.set_annotations`).
+(:class:`~pneumo_desktop.core.annotation_store.AnnotationStore`).
 
 A ruler's length is in millimetres when the DICOM says how large a pixel is
 (``PixelSpacing``, else ``ImagerPixelSpacing``: see :class:`~.dicom_context.DicomContext`),

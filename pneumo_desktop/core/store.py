@@ -62,10 +62,8 @@ CREATE TABLE IF NOT EXISTS results (
     UNIQUE (scan_id, path)
 );
 CREATE INDEX IF NOT EXISTS results_by_scan ON results (scan_id, probability);
-CREATE TABLE IF NOT EXISTS annotations (  -- the reader's marks on a film, kept with its review
-    scan_id INTEGER NOT NULL, path TEXT NOT NULL,
-    marks TEXT NOT NULL,                  -- JSON, see core/annotations.py
-    saved_at TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS annotations (  -- the reader's marks: core/annotation_store.py
+    scan_id INTEGER NOT NULL, path TEXT NOT NULL, marks TEXT NOT NULL, saved_at TEXT NOT NULL,
     PRIMARY KEY (scan_id, path),
     FOREIGN KEY (scan_id, path) REFERENCES results (scan_id, path) ON DELETE CASCADE
 );
@@ -319,29 +317,6 @@ class ResultStore:
         from .review_save import save_review
 
         return save_review(self._db, scan_id, path, review, corrected_label, note)
-
-    def set_annotations(self, scan_id: int, path: str, annotations) -> None:
-        """Keep the reader's marks (:mod:`.annotations`) on a scanned film, replacing earlier
-        ones; none removes them. KeyError when the film is not in the scan."""
-        from .annotations import to_json
-
-        with self._db:
-            if not self._db.execute("SELECT 1 FROM results WHERE scan_id=? AND path=?",
-                                    (scan_id, path)).fetchone():
-                raise KeyError(f"no result for {path} in scan {scan_id}")
-            self._db.execute("DELETE FROM annotations WHERE scan_id=? AND path=?",
-                             (scan_id, path))
-            if annotations:
-                self._db.execute("INSERT INTO annotations VALUES (?, ?, ?, ?)",
-                                 (scan_id, path, to_json(annotations), _now()))
-
-    def annotations(self, scan_id: int, path: str) -> list:
-        """The marks kept on a scanned film (empty when none)."""
-        from .annotations import from_json
-
-        row = self._db.execute("SELECT marks FROM annotations WHERE scan_id=? AND path=?",
-                               (scan_id, path)).fetchone()
-        return from_json(row["marks"] if row else None)
 
 
 

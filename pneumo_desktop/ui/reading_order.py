@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -28,8 +29,9 @@ class Worklist(Protocol):
     def paths(self) -> list[str]:
         """The films in the order the worklist shows them (after its sort and filter)."""
 
-    def scan_paths(self) -> list[str]:
-        """Every film of the scan, whatever the worklist's filter."""
+    def scan_paths(self, scan_id: int | None) -> Callable[[], list[str]]:
+        """A function, safe to call on any thread, listing every film of scan ``scan_id``
+        whatever the worklist's filter."""
 
     def result(self, path: str) -> StoredResult | None:
         """The stored result of ``path`` in the current scan (None: not in it)."""

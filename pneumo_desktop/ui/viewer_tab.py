@@ -305,11 +305,10 @@ class ViewerTab(QWidget):
 
     def _candidates(self):
         """Where an earlier film may be: the scan's films when reading the worklist, else the
-        folder's. A worker calls what this returns, so the folder is listed off the GUI
-        thread; the worklist's list (Qt models) is taken here, on it."""
+        folder's. A worker calls what this returns: the folder is listed and the scan's
+        films read from the store off the GUI thread."""
         if isinstance(self._order, WorklistOrder):
-            paths = self._order.worklist.scan_paths()
-            return lambda: paths
+            return self._order.worklist.scan_paths(self._order.worklist.scan_id)
         folder = Path(self._path).parent
         return lambda: [os.fspath(p) for p in folder_images(folder)]
 

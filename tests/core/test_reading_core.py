@@ -9,6 +9,7 @@ import os
 import numpy as np
 import pytest
 
+from pneumo_desktop.core.annotation_store import AnnotationStore
 from pneumo_desktop.core.annotations import (
     Annotation,
     AnnotationKind,
@@ -56,25 +57,28 @@ def test_ruler_in_mm_with_spacing_and_in_pixels_without() -> None:
     assert pixel_spacing(DicomContext(), (10, 10)) is None and pixel_spacing(None, (1, 1)) is None
 
 
-def test_store_keeps_annotations_with_the_review_and_a_rescan_drops_them(tmp_path) -> None:
+def test_marks_are_kept_with_the_film_and_a_rescan_drops_them(tmp_path) -> None:
     film = tmp_path / "a.png"
     film.write_bytes(b"x")
-    with ResultStore(tmp_path / "r.sqlite3") as store:
+    db = tmp_path / "r.sqlite3"
+    with ResultStore(db) as store, AnnotationStore(db) as marks_store:
         scan = store.start_scan(tmp_path)
         store.record(scan, ScanResult(str(film), Status.ERROR, message="m"))
         marks = [Annotation.arrow((1, 1), (9, 9)), Annotation.label((2, 2), "here")]
-        store.set_annotations(scan, str(film), marks)
-        assert store.annotations(scan, str(film)) == marks
-        store.set_annotations(scan, str(film), marks[:1])
-        assert store.annotations(scan, str(film)) == marks[:1]
+        marks_store.set(scan, str(film), marks)
+        assert marks_store.get(scan, str(film)) == marks
+        marks_store.set(scan, str(film), marks[:1])
+        assert marks_store.get(scan, str(film)) == marks[:1]
         with pytest.raises(KeyError):
-            store.set_annotations(scan, str(tmp_path / "other.png"), marks)
-        assert store.annotations(scan, str(tmp_path / "other.png")) == []
+            marks_store.set(scan, str(tmp_path / "other.png"), marks)
+        assert marks_store.get(scan, str(tmp_path / "other.png")) == []
         store.record(scan, ScanResult(str(film), Status.ERROR, message="changed"))
-        assert store.annotations(scan, str(film)) == []
-        store.set_annotations(scan, str(film), marks)
-        store.set_annotations(scan, str(film), [])
-        assert store.annotations(scan, str(film)) == []
+        assert marks_store.get(scan, str(film)) == []
+        marks_store.set(scan, str(film), marks)
+        with AnnotationStore(db) as other:  # another connection sees them
+            assert other.get(scan, str(film)) == marks
+        marks_store.set(scan, str(film), [])
+        assert marks_store.get(scan, str(film)) == []
 
 
 def _film(path, patient: str, date: str, time: str = "101500", **attrs) -> str:

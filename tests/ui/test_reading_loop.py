@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
+from pneumo_desktop.core.annotation_store import AnnotationStore
 from pneumo_desktop.core.annotations import Annotation
 from pneumo_desktop.core.results import ReviewMark, Verdict
 from pneumo_desktop.core.store import ResultStore
@@ -166,8 +167,8 @@ def test_reviews_show_in_both_places_and_marks_are_kept_with_the_review(qtbot, r
     for mark in marks:
         viewer.marks.add(mark)
     assert link.annotations(order[0]) == marks
-    with ResultStore(db) as store:
-        assert store.annotations(batch.current_scan_id, order[0]) == marks
+    with AnnotationStore(db) as store:
+        assert store.get(batch.current_scan_id, order[0]) == marks
     path, _ = key_and_wait(qtbot, viewer, Qt.Key.Key_PageDown)
     assert viewer.marks.marks() == []  # the next film has none
     path, _ = key_and_wait(qtbot, viewer, Qt.Key.Key_PageUp)
