@@ -67,6 +67,7 @@ def main() -> int:
         screen.save(str(args.out / f"{name}.png"))
         print(f"wrote {args.out / name}.png", flush=True)
 
+    shoot("viewer_start")  # the empty viewer says how to open a film or scan a folder
     window.start_loading_model()
     wait_for(window.modelReady)
 
@@ -99,6 +100,17 @@ def main() -> int:
     worklist.worklist.agree_and_next()
     worklist.worklist.focus_table()
     shoot("worklist")
+
+    # The reading loop: a film opened from the worklist, its review bar, corners and a ruler.
+    from pneumo_desktop.core.annotations import Annotation
+
+    window.batch_tab.select_path(window.batch_tab.worklist_paths()[0])
+    window.open_in_viewer(window.batch_tab.worklist_paths()[0], from_worklist=True)
+    wait_for(viewer.classified)
+    height, width = viewer.image_view.pixels.shape
+    viewer.marks.set_marks([Annotation.ruler((width * 0.3, height * 0.45),
+                                             (width * 0.7, height * 0.45))])
+    shoot("viewer_reading")
 
     window.tabs.setCurrentWidget(window.about_tab)
     shoot("about")

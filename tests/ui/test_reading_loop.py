@@ -17,6 +17,7 @@ from pneumo_desktop.core.annotations import Annotation
 from pneumo_desktop.core.results import ReviewMark, Verdict
 from pneumo_desktop.core.store import ResultStore
 from pneumo_desktop.ui.batch_tab import BatchTab
+from pneumo_desktop.ui.reading_order import WorklistOrder
 from pneumo_desktop.ui.results_model import COL_PROBABILITY
 from pneumo_desktop.ui.viewer_tab import ViewerTab
 from pneumo_desktop.ui.worklist_link import BatchTabWorklist
@@ -120,7 +121,8 @@ def test_a_steps_through_the_worklist_order_and_stores_each_agreement(qtbot, rea
     assert viewer.status_label.text() == "Last film of the worklist."
 
 
-def test_unreviewed_filter_drops_each_film_and_a_still_moves_on(qtbot, reading) -> None:
+def test_unreviewed_filter_keeps_reviewed_films_in_sight_and_a_moves_on(qtbot,
+                                                                          reading) -> None:
     batch, viewer, _, _ = reading
     batch.worklist.filter_combo.setCurrentText("Unreviewed")
     order = batch.worklist_paths()
@@ -128,9 +130,18 @@ def test_unreviewed_filter_drops_each_film_and_a_still_moves_on(qtbot, reading) 
     for expected in order[1:3]:
         path, _ = key_and_wait(qtbot, viewer, Qt.Key.Key_A)
         assert path == expected
-    assert batch.worklist_paths() == order[2:]  # the two reviewed films left the list
-    qtbot.keyClick(viewer.image_view, Qt.Key.Key_PageUp)  # the reviewed ones are filtered out
-    assert viewer.current_path == order[2]
+    assert batch.worklist_paths() == order  # marked films stay in sight…
+    batch.worklist.filter_combo.setCurrentText("All")
+    batch.worklist.filter_combo.setCurrentText("Unreviewed")  # …until the filter is chosen
+    assert batch.worklist_paths() == order[2:]
+    path, _ = key_and_wait(qtbot, viewer, Qt.Key.Key_A)  # the shown film is still in the list
+    assert path == order[3]
+    batch.worklist.filter_combo.setCurrentText("All")
+    batch.worklist.filter_combo.setCurrentText("Unreviewed")  # order[2] reviewed: gone
+    assert order[3] in batch.worklist_paths() and order[2] not in batch.worklist_paths()
+    viewer.image_view.setFocus()
+    qtbot.keyClick(viewer.image_view, Qt.Key.Key_PageUp)  # nothing unreviewed before it
+    assert viewer.current_path == order[3]
     assert viewer.status_label.text() == "First film of the worklist."
 
 
@@ -191,3 +202,20 @@ def test_a_film_outside_the_scan_cannot_be_reviewed_and_says_why(qtbot, reading,
     qtbot.keyClick(viewer.image_view, Qt.Key.Key_A)
     assert viewer.current_path == str(other)  # nothing saved, nowhere gone
     assert viewer.status_label.text() == "Not in the worklist's scan: no review here"
+
+
+def test_a_film_that_left_the_list_is_stepped_from_the_place_it_had() -> None:
+    class Shown:  # the part of a worklist the order reads
+        def __init__(self, paths):
+            self.shown = list(paths)
+
+        def paths(self):
+            return list(self.shown)
+
+    worklist = Shown(["a", "b", "c", "d"])
+    order = WorklistOrder(worklist)
+    assert order.position("b") == (2, 4) and order.neighbour("b", +1) == "c"
+    worklist.shown.remove("b")  # reviewed, then the filter chosen again
+    assert order.neighbour("b", +1) == "c" and order.neighbour("b", -1) == "a"
+    worklist.shown = ["d", "c", "a"]  # re-sorted meanwhile: the order as it is now
+    assert order.neighbour("c", +1) == "a" and order.neighbour("d", -1) is None
