@@ -1,5 +1,6 @@
-"""The viewer's case PDF: the film on screen, its Grad-CAM and the verdict on one page, drawn
-on a worker (its model calls go to the inference thread through a client)."""
+"""The viewer's case PDF: the film on screen, its Grad-CAM, the verdict and the review (its note
+as the impression) on one page (core/case_report.py), drawn on a worker (its model calls go to
+the inference thread through a client)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 
 from pneumo_desktop.core.imaging import LoadedImage
 from pneumo_desktop.core.inference import FilmClassification, Priority
+from pneumo_desktop.core.results import StoredResult
 from pneumo_desktop.ui.inference_service import InferenceService
 from pneumo_desktop.ui.workers import FunctionWorker, JobTracker
 
@@ -35,13 +37,14 @@ class CasePdf(QObject):
         return name if name.lower().endswith(".pdf") else name + ".pdf"
 
     def write(self, path: str | os.PathLike[str], image: LoadedImage, film: str,
-              classification: FilmClassification) -> None:
+              classification: FilmClassification, review: StoredResult | None = None) -> None:
+        """Write in the background; ``review``: the film's stored row (review, note)."""
         # Imported here: matplotlib's PDF backend costs a second of start-up.
         from pneumo_desktop.core.pdf_report import write_case_report
 
         worker = FunctionWorker(write_case_report, os.fspath(path), film,
                                 self._inference.client(Priority.EXPLAIN), loaded=image,
-                                model_input=classification.model_input)
+                                model_input=classification.model_input, review=review)
         worker.signals.returned.connect(self._written)
         worker.signals.errored.connect(
             lambda error: self.message.emit(f"The case PDF could not be written: {error}"))

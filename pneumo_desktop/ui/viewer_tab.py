@@ -227,14 +227,15 @@ class ViewerTab(QWidget):
         self.toolbar.compare_button.setChecked(visible)
 
     def export_case_pdf(self, path: str | os.PathLike[str]) -> bool:
-        """Write the shown film's one-page PDF (film, Grad-CAM, verdict) in the background;
+        """Write the shown film's one-page PDF (film, Grad-CAM, verdict, the review and its
+        note as the impression, when the worklist's scan holds the film) in the background;
         ``caseReportWritten`` follows, or the error is shown. False if nothing to report."""
         if not self._can_report():
             self.status_label.setText("Open a film the model classified (let it load) first.")
             return False
         # The shown image's own path: self._path may already name the next file, loading.
         self.case_pdf.write(path, self._image, self._image.path or self._path,
-                            self._classification)
+                            self._classification, self.review_bar.result)
         return True
 
     def shutdown(self) -> None:

@@ -219,3 +219,21 @@ def test_a_film_that_left_the_list_is_stepped_from_the_place_it_had() -> None:
     assert order.neighbour("b", +1) == "c" and order.neighbour("b", -1) == "a"
     worklist.shown = ["d", "c", "a"]  # re-sorted meanwhile: the order as it is now
     assert order.neighbour("c", +1) == "a" and order.neighbour("d", -1) is None
+
+
+def test_the_case_pdf_from_the_viewer_carries_the_review_and_its_note(qtbot, reading,
+                                                                      tmp_path) -> None:
+    from tests.core.test_pdf_report import pdf_text
+
+    batch, viewer, _, _ = reading
+    path = batch.worklist_paths()[0]
+    open_from_worklist(qtbot, viewer, path)
+    viewer.review_bar.panel.note_edit.setText("right lower lobe consolidation")
+    viewer.review_bar.panel.note_edit.editingFinished.emit()
+    viewer.review_bar.panel.agree()
+    out = tmp_path / "case.pdf"
+    with qtbot.waitSignal(viewer.caseReportWritten, timeout=TIMEOUT_MS):
+        assert viewer.export_case_pdf(out)
+    text = pdf_text(out.read_bytes())
+    assert "right lower lobe consolidation" in text and "Radiologist's review: " in text
+    assert "not recorded" not in text
