@@ -33,9 +33,9 @@ from .batch_tab import BatchTab
 from .case_report_details import CaseReportDetails
 from .inference_service import InferenceService
 from .preferences import Preferences
+from .shortcuts import ShortcutsDialog
 from .site_features import install_site_features
 from .site_profile_service import use_profile_at_load
-from .shortcuts import ShortcutsDialog
 from .style import FOCUS_STYLE
 from .viewer_tab import ViewerTab
 from .workers import await_workers
