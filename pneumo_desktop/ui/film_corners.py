@@ -111,6 +111,7 @@ class FilmCorners(QObject):
         label = self.labels[corner]
         label.setText("\n".join(line for line in lines if line))
         label.setVisible(bool(label.text()))
+        label.ensurePolished()  # its style's font and padding count in its size
         label.adjustSize()
         self._place(corner)
 

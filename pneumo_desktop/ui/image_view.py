@@ -99,6 +99,9 @@ class ImageView(QGraphicsView):
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)  # see _set_zoom
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        # Redraw the whole viewport when panning instead of scrolling its pixels, which would
+        # carry the widgets on it (corner labels, loupe) along with the film.
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         for policy in (self.setHorizontalScrollBarPolicy, self.setVerticalScrollBarPolicy):
             policy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # a film, not a document: drag to pan
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)

@@ -147,7 +147,8 @@ class ViewerTab(QWidget):
         column.addWidget(self.status_label)
         self.side_panel = QScrollArea(widgetResizable=True)
         self.side_panel.setWidget(self.explain_panel)
-        self.side_panel.setMinimumWidth(260)
+        # Wide enough for the panel's rows: no sideways scrolling.
+        self.side_panel.setMinimumWidth(self.explain_panel.minimumSizeHint().width() + 24)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(self.side_panel)

@@ -61,9 +61,10 @@ class WindowLevelControls(QWidget):
                                         keeps_focus_away=True)
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
-        for widget in (QLabel("C"), self.centre_spin, QLabel("W"), self.width_spin,
-                       self.preset_combo, self.invert_check, self.reset_button):
+        for widget in (QLabel("Window: centre"), self.centre_spin, QLabel("width"),
+                       self.width_spin, self.preset_combo, self.invert_check, self.reset_button):
             row.addWidget(widget)
+        row.addStretch(1)  # numbers keep their size; the row's room goes to the right
         for spin in (self.centre_spin, self.width_spin):
             spin.editingFinished.connect(view.setFocus)  # Enter: the film's keys work again
         self.centre_spin.valueChanged.connect(self._numbers_changed)

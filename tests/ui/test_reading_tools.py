@@ -133,7 +133,13 @@ def test_rotate_flip_one_to_one_about_the_centre_and_the_zoom_shown(qtbot, make_
     view.setFocus()
     fitted = view.zoom_factor()
     assert viewer.toolbar.zoom_label.text() == f"{fitted * 100:.0f}%"
+    corner = viewer.corners.labels[Corner.TOP_LEFT]
+    placed = corner.pos()
     view.zoom_by(2.0, view.mapFromScene(300.0, 300.0))  # zoomed in on one part of the film
+    centre = view.film_centre()
+    view.horizontalScrollBar().setValue(view.horizontalScrollBar().value() + 40)  # a pan
+    view.verticalScrollBar().setValue(view.verticalScrollBar().value() + 30)
+    assert corner.pos() == placed  # the corners stay in the corners
     centre = view.film_centre()
     qtbot.keyClick(view, Qt.Key.Key_1)
     assert view.zoom_factor() == 1.0 and viewer.toolbar.zoom_label.text() == "100%"
