@@ -5,6 +5,7 @@ the inference thread through a client)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -27,6 +28,10 @@ class CasePdf(QObject):
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._inference, self._jobs = inference, jobs
+        #: ``details(film)``: the case report's review, reader and anonymise choice for a film
+        #: (the main window's :class:`~.case_report_details.CaseReportDetails`); without it the
+        #: PDF carries the review given to :meth:`write`.
+        self.details: Callable[[str], dict] | None = None
 
     def choose(self, parent: QWidget, stem: str) -> str | None:
         """Ask where to write it; None when cancelled."""
@@ -39,12 +44,13 @@ class CasePdf(QObject):
     def write(self, path: str | os.PathLike[str], image: LoadedImage, film: str,
               classification: FilmClassification, review: StoredResult | None = None) -> None:
         """Write in the background; ``review``: the film's stored row (review, note)."""
+        extra = self.details(film) if self.details is not None else {"review": review}
         # Imported here: matplotlib's PDF backend costs a second of start-up.
         from pneumo_desktop.core.pdf_report import write_case_report
 
         worker = FunctionWorker(write_case_report, os.fspath(path), film,
                                 self._inference.client(Priority.EXPLAIN), loaded=image,
-                                model_input=classification.model_input, review=review)
+                                model_input=classification.model_input, **extra)
         worker.signals.returned.connect(self._written)
         worker.signals.errored.connect(
             lambda error: self.message.emit(f"The case PDF could not be written: {error}"))

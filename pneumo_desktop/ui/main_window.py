@@ -21,6 +21,7 @@ from PySide6.QtGui import (
     QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
+    QKeySequence,
 )
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
 
@@ -97,13 +98,14 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.batch_tab, "Batch scan / worklist")
         self.tabs.addTab(self.about_tab, "About / Validation")
         self.setCentralWidget(self.tabs)
-        #: The case PDF's review, impression, reader and anonymise choice for a film.
-        self.case_report_details = CaseReportDetails(preferences, self.batch_tab, self)
         self.batch_tab.openRequested.connect(
             lambda path: self.open_in_viewer(path, from_worklist=True))
         self.batch_tab.reviewSaved.connect(self.viewer_tab.review_bar.refresh)
         self.viewer_tab.escapePressed.connect(lambda: self.set_full_screen(False))
         self.setStyleSheet(FOCUS_STYLE)
+        #: The case PDF's review, impression, reader and anonymise choice for a film.
+        self.case_report_details = CaseReportDetails(preferences, self.batch_tab, self)
+        self.viewer_tab.case_pdf.details = self.case_report_details
 
         self.device_label = QLabel("Loading model…")
         self.model_label = QLabel("No model yet")
@@ -156,7 +158,7 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         self._add_action(file_menu, "&Open image…", "open", self.choose_image)
         self._add_action(file_menu, "&Scan folder…", "scan_folder", self.choose_scan_folder)
-        self._add_action(file_menu, "Open &DICOMDIR…", "open_dicomdir", self.choose_dicomdir)
+        self._add_action(file_menu, "Open &DICOMDIR…", "", self.choose_dicomdir)
         file_menu.addSeparator()
         file_menu.addAction(self.batch_tab.exports.anonymise_action)
         file_menu.addSeparator()
@@ -175,17 +177,17 @@ class MainWindow(QMainWindow):
         self.open_log_action = self._add_action(help_menu, "Open &log folder", "",
                                                 self.open_log_folder)
 
-    def add_menu_action(self, menu, text, shortcut_name, slot) -> QAction:
-        """An entry of ``menu`` calling ``slot`` (for the parts that add their own); its keys
-        come from the shortcut table like every other entry's."""
-        return self._add_action(menu, text, shortcut_name, slot)
+    def add_menu_action(self, menu, text, shortcut, slot) -> QAction:
+        """An entry of ``menu`` calling ``slot`` (for the parts that add their own)."""
+        return self._add_action(menu, text, shortcut, slot)
 
-    def _add_action(self, menu, text, shortcut_name, slot) -> QAction:
-        """A menu entry whose keys come from the shortcut table (``shortcut_name``, or "" for
-        none). The window holds the action too, so its keys work with the menus hidden."""
+    def _add_action(self, menu, text, shortcut, slot) -> QAction:
+        """A menu entry; ``shortcut``: an action of the shortcut table (its keys), a key
+        sequence (Help lists it only when the table has it too), or "" for none. The window
+        holds the action too, so its keys work with the menus hidden."""
         action = QAction(text, self)
-        if shortcut_name:
-            action.setShortcuts(shortcuts.key_sequences(shortcut_name))
+        action.setShortcuts(shortcuts.key_sequences(shortcut) if shortcuts.is_action(shortcut)
+                            else [QKeySequence(shortcut)] if shortcut else [])
         action.triggered.connect(slot)
         menu.addAction(action)
         self.addAction(action)

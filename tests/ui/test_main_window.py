@@ -226,3 +226,16 @@ def test_a_film_opened_from_the_worklist_steps_through_the_worklist(
         qtbot.keyClick(viewer.image_view, Qt.Key.Key_A)
     assert shown.args == [order[2]]
     assert window.batch_tab.result_for_path(order[1]).review == "agree"
+    # The viewer's case PDF of the reviewed film carries the window's details: the reader's
+    # name (asked once), the review from the worklist's scan.
+    from tests.core.test_pdf_report import pdf_text
+
+    window.case_report_details.ask_reader = lambda: "Dr Reader"
+    with qtbot.waitSignal(viewer.classified, timeout=30_000):
+        qtbot.keyClick(viewer.image_view, Qt.Key.Key_PageUp)
+    assert viewer.current_path == order[1]
+    out = tmp_path / "case.pdf"
+    with qtbot.waitSignal(viewer.caseReportWritten, timeout=60_000):
+        assert viewer.export_case_pdf(out)
+    text = pdf_text(out.read_bytes())
+    assert "Dr Reader" in text and "not recorded" not in text
