@@ -22,6 +22,7 @@ from pneumo_desktop.ui.results_model import COL_PROBABILITY
 from pneumo_desktop.ui.viewer_tab import ViewerTab
 from pneumo_desktop.ui.worklist_link import BatchTabWorklist
 from tests.conftest import synthetic_xray
+from tests.ui.test_batch_tab import write_films
 
 TIMEOUT_MS = 60_000  # generous: a training job shares the CPU
 #: The aim is under 1 s a step (issue 12); the bound here only catches a step gone wrong on a
@@ -32,12 +33,7 @@ STEP_LIMIT_S = 5.0
 @pytest.fixture
 def reading(qtbot, inference, tmp_path):
     """A scan of six films (three pneumonia-like), a viewer linked to its worklist."""
-    folder = tmp_path / "day"
-    folder.mkdir()
-    rng = np.random.default_rng(11)
-    for index in range(6):
-        Image.fromarray(synthetic_xray(rng, index % 2 == 0, size=128)).save(
-            folder / f"film_{index}.png")
+    folder = write_films(tmp_path / "day", 6, seed=11)
     db = tmp_path / "r.sqlite3"
     batch = BatchTab(inference, db)
     batch.confirm = lambda question: False
