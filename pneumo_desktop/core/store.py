@@ -319,7 +319,6 @@ class ResultStore:
         return save_review(self._db, scan_id, path, review, corrected_label, note)
 
 
-
 def model_sha256(card) -> str | None:
     """The sha256 of the model file a card vouches for (None without a card): the one place
     the app reads it from the card."""

@@ -41,15 +41,14 @@ _WINDOW, _VIEWER, _REVIEW, _TOOLS, _WORKLIST = (
 ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("open", ("Ctrl+O",), "Open a film (JPEG, PNG, TIFF, DICOM)", _WINDOW),
     KeyAction("scan_folder", ("Ctrl+Shift+O",), "Scan a folder", _WINDOW),
-    KeyAction("open_dicomdir", ("Ctrl+Shift+D",),
-              "Open a disc's or stick's DICOMDIR (a patient/study list)", _WINDOW),
     KeyAction("tab_viewer", ("Ctrl+1",), "Viewer tab", _WINDOW),
     KeyAction("tab_worklist", ("Ctrl+2",), "Worklist tab", _WINDOW),
     KeyAction("tab_about", ("Ctrl+3",), "About / Validation tab", _WINDOW),
+    # The site's tabs and menu (ui/site_features.py) bind these by name too.
     KeyAction("tab_calibration", ("Ctrl+4",), "Site calibration tab", _WINDOW),
     KeyAction("tab_audit", ("Ctrl+5",), "Audit trail tab", _WINDOW),
-    KeyAction("write_dicom_result", ("Ctrl+Shift+E",),
-              "Write the DICOM result (and send it to the PACS when set) for this film", _WINDOW),
+    KeyAction("dicom_result", ("Ctrl+Shift+D",),
+              "Site → Write the DICOM result of the film on the viewer", _WINDOW),
     KeyAction("full_screen", ("F11",), "Full screen with the panels hidden (F11 or Esc leaves)",
               _WINDOW),
     KeyAction("shortcuts", ("F1",), "This list of keys", _WINDOW),
@@ -106,6 +105,10 @@ _BY_NAME = {action.name: action for action in ACTIONS}
 def action(name: str) -> KeyAction:
     """The table's row; KeyError for a name that is not in it."""
     return _BY_NAME[name]
+
+
+def is_action(name: str) -> bool:
+    return name in _BY_NAME
 
 
 def key_sequences(name: str) -> list[QKeySequence]:

@@ -88,7 +88,7 @@ class SiteFeatures(QObject):
         self.watch_action = add(menu, "&Watch the scanned folder for new films", "",
                                 self.set_watch)
         self.watch_action.setCheckable(True)
-        self.dicom_action = add(menu, "Write &DICOM result for this film", "write_dicom_result",
+        self.dicom_action = add(menu, "Write &DICOM result for this film", "dicom_result",
                                 self.write_dicom_result)
         menu.addSeparator()
         self.settings_action = add(menu, "&Settings…", "", self.edit_settings)
