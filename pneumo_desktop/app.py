@@ -89,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.self_test:
         return self_test(args.models_dir)
 
+    from .platform_check import qt_platform_problem, report_platform_problem
+
+    if (platform_problem := qt_platform_problem()) is not None:
+        return report_platform_problem(platform_problem)  # instead of Qt aborting the process
     from PySide6.QtWidgets import QApplication
 
     from .core.store import default_db_path
