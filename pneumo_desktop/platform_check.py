@@ -26,10 +26,11 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-# Every library that Qt's Core, Gui and Widgets modules and its xcb platform plugin link and the
-# PySide6 wheel does not ship, with the Debian/Ubuntu package that provides it (glibc, libstdc++
-# and zlib aside: every system has them). tests/packaging/test_platform_check.py reads the
-# plugin's ELF dependencies and fails when PySide6 starts needing one that is not here.
+# Every library that the Qt the app uses (Core, Gui, Widgets, and the plugins the installer
+# keeps: xcb and Wayland platforms, input methods, the desktop portal) links and the PySide6
+# wheel does not ship, with the Debian/Ubuntu package that provides it (glibc, libstdc++, zlib
+# and zstd aside: every system has them). tests/packaging/test_platform_check.py reads their
+# ELF dependencies and fails when PySide6 starts needing one that is not here.
 QT_SYSTEM_LIBRARIES: dict[str, str] = {
     "libEGL.so.1": "libegl1",
     "libGL.so.1": "libgl1",
@@ -40,6 +41,8 @@ QT_SYSTEM_LIBRARIES: dict[str, str] = {
     "libfreetype.so.6": "libfreetype6",
     "libglib-2.0.so.0": "libglib2.0-0",
     "libgthread-2.0.so.0": "libglib2.0-0",
+    "libwayland-client.so.0": "libwayland-client0",
+    "libwayland-cursor.so.0": "libwayland-cursor0",
     "libxcb.so.1": "libxcb1",
     "libxcb-cursor.so.0": "libxcb-cursor0",
     "libxcb-icccm.so.4": "libxcb-icccm4",

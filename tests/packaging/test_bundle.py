@@ -1,101 +1,50 @@
-"""The installer: build.spec builds a bundle that starts, verifies its model and classifies.
+"""The built app folder and its Linux installers: the frozen app starts, verifies its model,
+classifies, opens its window on X11, names a missing system library, and the .deb installs,
+runs and uninstalls without a trace.
 
-Slow (a PyInstaller build of TensorFlow takes minutes): marked ``slow``; CI runs it. Builds the
-way the README says, with ``tools/build_installer.py`` (its own environment with
-``tensorflow-cpu`` on Linux, kept in ``build/installer-venv`` for the next run), into a temporary
-folder from the repository's committed ``models/`` (``PNEUMO_BUNDLE_MODELS``
-overrides it, as for build.spec). ``PNEUMO_INSTALLER_BUNDLE=dist/pneumo-desktop`` checks an
-existing bundle instead of building one.
+Slow (a PyInstaller build takes minutes): marked ``slow``. The README's test command runs every
+test, so CI runs these (its ``.ci/run`` installs Xvfb, dpkg-dev and runs as root). The bundle is
+built once per session (tests/packaging/conftest.py).
 """
 
 from __future__ import annotations
 
 import csv
 import os
-import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import MODELS_DIR, REPO_ROOT
+from pneumo_desktop.platform_check import PLATFORM_UNAVAILABLE_EXIT, system_packages
+from pneumo_packaging.spec_rules import SYSTEM_LIBRARIES
+from tests.packaging.conftest import APP, RUN_TIMEOUT_S, app_env, require, require_tool
+from tests.packaging.test_platform_check import hidden_xcb_cursor_run
 
 pytestmark = pytest.mark.slow
 
-APP = "pneumo-desktop"
+IS_LINUX = sys.platform.startswith("linux")
 EXE_SUFFIX = ".exe" if sys.platform.startswith("win") else ""
-# The issue's aim is a bundle under 1.2 GB; on Linux, with tensorflow-cpu, it is ~1.11 GB.
-# Windows is not measured yet: there the limit only catches a runaway bundle.
-MAX_BUNDLE_BYTES = int(1.2e9) if sys.platform.startswith("linux") else int(1.5 * 2**30)
-BUILD_TIMEOUT_S = 45 * 60
-RUN_TIMEOUT_S = 300
+# Issue 11: the Linux bundle must be at most 300 MB (1.1 GB with TensorFlow). Windows is not
+# measured yet: there the limit only catches a runaway bundle.
+MAX_BUNDLE_BYTES = int(300e6) if IS_LINUX else int(600e6)
 # Qt modules the app does not use; build.spec keeps them out. Matched against file names.
-FORBIDDEN_QT = (
-    "QtWebEngine",
-    "Qt6WebEngine",
-    "QtQml",
-    "Qt6Qml",
-    "Qt3D",
-    "Qt63D",
-    "QtQuick",
-    "Qt6Quick",
-)
+FORBIDDEN_QT = ("QtWebEngine", "Qt6WebEngine", "QtQml", "Qt6Qml", "Qt3D", "Qt63D", "QtQuick",
+                "Qt6Quick", "Qt6Network", "Qt6Pdf")  # fmt: skip
 
 
-def _app_env() -> dict[str, str]:
-    """The environment of a clinic machine: headless Qt, no override of the bundled models."""
-    env = dict(os.environ)
-    env.pop("PNEUMO_MODELS_DIR", None)
-    env["QT_QPA_PLATFORM"] = "offscreen"
-    return env
-
-
-def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
+def _run(command, tmp_path, **env):
     return subprocess.run(
-        command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=_app_env(), **kwargs
-    )
-
-
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory) -> Path:
-    existing = os.environ.get("PNEUMO_INSTALLER_BUNDLE")
-    if existing:
-        return Path(existing).resolve()
-    models = Path(os.environ.get("PNEUMO_BUNDLE_MODELS") or MODELS_DIR)
-    if not (models / "cnn_deep_aug.card.json").is_file():
-        pytest.fail(
-            f"{models / 'cnn_deep_aug.card.json'} is missing: the installer bundles the trained "
-            "model, so commit models/cnn_deep_aug.keras and its card (or set "
-            "PNEUMO_BUNDLE_MODELS to a folder holding them)"
-        )
-    dist = tmp_path_factory.mktemp("dist")
-    work = tmp_path_factory.mktemp("build")
-    started = time.perf_counter()
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(REPO_ROOT / "tools" / "build_installer.py"),
-            "--distpath",
-            str(dist),
-            "--workpath",
-            str(work),
-        ],
-        cwd=REPO_ROOT,
+        [str(c) for c in command],
         capture_output=True,
         text=True,
-        timeout=BUILD_TIMEOUT_S,
-        env={**os.environ, "PNEUMO_BUNDLE_MODELS": str(models.resolve())},
+        timeout=RUN_TIMEOUT_S,
+        cwd=tmp_path,
+        env=app_env(HOME=str(tmp_path), **({"QT_QPA_PLATFORM": "offscreen"} | env)),
     )
-    print(f"\ninstaller build took {time.perf_counter() - started:.0f} s")
-    shutil.rmtree(work, ignore_errors=True)  # ~1.5 GB of intermediate files
-    assert done.returncode == 0, (
-        f"the installer build failed:\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}"
-    )
-    return dist / APP
 
 
 def _executable(bundle: Path, name: str = APP) -> Path:
@@ -108,16 +57,19 @@ def _bundle_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-def test_self_test_passes(bundle):
-    done = _run([str(_executable(bundle)), "--self-test"])
+def _assert_self_test(done):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "self-test OK" in done.stdout, done.stdout + done.stderr
     assert "sha256 verified" in done.stdout
 
 
-@pytest.mark.skipif(sys.platform.startswith("win"), reason="closes POSIX file descriptors")
-def test_self_test_passes_without_stdout_and_stderr(bundle):
-    """As a windowed build runs: sys.stdout and sys.stderr are None. Exit status only."""
+def test_self_test_passes(bundle, tmp_path):
+    _assert_self_test(_run([_executable(bundle), "--self-test"], tmp_path))
+
+
+@pytest.mark.skipif(not IS_LINUX, reason="closes POSIX file descriptors")
+def test_self_test_passes_without_stdout_and_stderr(bundle, tmp_path):
+    """As a program started from the menu runs: no terminal. The exit status tells."""
 
     def close_std_streams():
         os.close(1)
@@ -128,22 +80,36 @@ def test_self_test_passes_without_stdout_and_stderr(bundle):
         stdin=subprocess.DEVNULL,
         preexec_fn=close_std_streams,
         timeout=RUN_TIMEOUT_S,
-        env=_app_env(),
+        env=app_env(HOME=str(tmp_path), QT_QPA_PLATFORM="offscreen"),
     )
     assert done.returncode == 0
 
 
-def test_window_opens_and_loads_the_model(bundle, tmp_path):
-    db = tmp_path / "results.sqlite3"
-    done = _run([str(_executable(bundle)), "--startup-time", "--db", str(db)])
+@pytest.mark.skipif(not IS_LINUX, reason="X11")
+def test_window_opens_on_a_real_x_server(bundle, xvfb_display, tmp_path):
+    """The frozen app on Xvfb with the xcb platform, as on a clinic's desktop: its xcb plugin
+    and the system libraries it links load (Qt would abort otherwise), the window shows and
+    the model loads."""
+    done = _run(
+        [_executable(bundle), "--startup-time", "--db", tmp_path / "results.sqlite3"],
+        tmp_path,
+        DISPLAY=xvfb_display,
+        QT_QPA_PLATFORM="xcb",
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
-    assert "window visible after" in done.stdout, output
-    assert "model loaded after" in done.stdout, output
+    assert "window visible after" in done.stdout and "model loaded after" in done.stdout, output
     print(done.stdout.strip())
 
 
-def test_scanner_executable_writes_a_csv_and_a_pdf_report(bundle, tmp_path):
+@pytest.mark.skipif(not IS_LINUX, reason="Linux system libraries")
+def test_a_missing_system_library_is_named_not_a_crash(bundle, tmp_path):
+    done = hidden_xcb_cursor_run([str(_executable(bundle))], tmp_path)
+    assert done.returncode == PLATFORM_UNAVAILABLE_EXIT, done.stdout + done.stderr
+    assert "sudo apt-get install libxcb-cursor0" in done.stderr
+
+
+def test_scanner_writes_a_csv_and_a_pdf_report(bundle, tmp_path):
     """pneumo-scan from the bundle: classification, an unreadable file, and the PDF report
     (matplotlib's PDF backend and Grad-CAM, frozen)."""
     folder = tmp_path / "films"
@@ -152,13 +118,13 @@ def test_scanner_executable_writes_a_csv_and_a_pdf_report(bundle, tmp_path):
     Image.fromarray(pixels).save(folder / "film.png")
     (folder / "broken.jpeg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     out, report = tmp_path / "results.csv", tmp_path / "night.pdf"
-    scan = _executable(bundle, "pneumo-scan")
-    done = _run([str(scan), str(folder), "--out", str(out), "--report", str(report)])
+    done = _run([_executable(bundle, "pneumo-scan"), folder, "--out", out, "--report", report],
+                tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     with open(out, newline="", encoding="utf-8") as handle:
         rows = {Path(row["path"]).name: row for row in csv.DictReader(handle)}
-    # Random noise is no chest film: the bundled model's not-an-X-ray head refuses it (with
-    # a model that has no such head it gets a probability). Either way the model ran.
+    # Random noise is no chest film: the not-an-X-ray head refuses it (a model without that
+    # head gives it a probability). Either way the model ran.
     film = rows["film.png"]
     if film["status"] == "not_xray":
         assert "does not look like a chest X-ray" in film["message"]
@@ -169,22 +135,94 @@ def test_scanner_executable_writes_a_csv_and_a_pdf_report(bundle, tmp_path):
     assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
 
 
-def test_bundle_holds_the_model_and_no_unused_qt(bundle):
+def test_bundle_holds_the_model_and_nothing_the_app_does_not_load(bundle):
     internal = bundle / "_internal"
     assert (internal / "models" / "cnn_deep_aug.card.json").is_file()
     assert (internal / "resources" / "pneumo_desktop.png").is_file()
-    unwanted = sorted(
-        str(p.relative_to(bundle))
-        for p in bundle.rglob("*")
-        if any(name in p.name for name in FORBIDDEN_QT)
-    )
-    assert not unwanted, f"unused Qt modules were bundled: {unwanted[:20]}"
-    assert not list(internal.rglob("*tkinter*")), "tkinter was bundled"
+    names = [p.relative_to(bundle) for p in bundle.rglob("*")]
+    unused_qt = [str(p) for p in names if any(qt in p.name for qt in FORBIDDEN_QT)]
+    assert not unused_qt, f"unused Qt modules were bundled: {unused_qt[:20]}"
+    system = [str(p) for p in names if p.name in SYSTEM_LIBRARIES]
+    assert not system, f"system libraries were bundled (the .deb depends on them): {system}"
+    for package in ("tensorflow", "keras", "tkinter", "training", "pytest", "tf2onnx"):
+        assert not (internal / package).exists(), f"{package} was bundled"
 
 
 def test_bundle_size(bundle):
     size = _bundle_bytes(bundle)
-    print(f"\ninstaller bundle: {size / 2**30:.2f} GiB ({size / 2**20:.0f} MiB) in {bundle}")
-    assert size < MAX_BUNDLE_BYTES, (
-        f"bundle is {size / 1e9:.2f} GB, over the {MAX_BUNDLE_BYTES / 1e9:.2f} GB limit"
-    )
+    print(f"\napp folder: {size / 1e6:.0f} MB ({size / 2**20:.0f} MiB) in {bundle}")
+    assert size <= MAX_BUNDLE_BYTES, f"{size / 1e6:.0f} MB, over {MAX_BUNDLE_BYTES / 1e6:.0f} MB"
+
+
+# ----------------------------------------------------------------------------- Linux packages
+
+
+def _dpkg_field(package: Path, field: str) -> str:
+    return subprocess.run(
+        ["dpkg-deb", "-f", str(package), field], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@pytest.mark.skipif(not IS_LINUX, reason="Debian package")
+def test_deb_declares_the_system_libraries_and_the_glibc_floor(deb_package):
+    depends = _dpkg_field(deb_package, "Depends")
+    names = {d.strip().split(" ")[0] for d in depends.split(",")}
+    assert set(system_packages()) <= names, depends
+    assert "libc6 (>= 2." in depends, depends
+    listing = subprocess.run(
+        ["dpkg-deb", "-c", str(deb_package)], capture_output=True, text=True, check=True
+    ).stdout
+    for path in ("./opt/pneumo-desktop/pneumo-desktop", "./usr/bin/pneumo-scan ->",
+                 "./usr/share/applications/pneumo-desktop.desktop",
+                 "./usr/share/icons/hicolor/512x512/apps/pneumo-desktop.png"):  # fmt: skip
+        assert path in listing, f"{path} is not in the package"
+
+
+def _installed_files(package: str) -> list[Path]:
+    listed = subprocess.run(["dpkg", "-L", package], capture_output=True, text=True, check=True)
+    return [Path(line) for line in listed.stdout.splitlines() if line.strip()]
+
+
+@pytest.mark.skipif(not IS_LINUX, reason="Debian package")
+def test_deb_installs_runs_and_uninstalls_without_a_trace(deb_package, tmp_path):
+    require(os.geteuid() == 0, "installing a .deb needs root")
+    apt_get = require_tool("apt-get", "apt")
+    installed = subprocess.run(["dpkg", "-s", APP], capture_output=True)
+    require(installed.returncode != 0, f"{APP} is installed on this machine already")
+    quiet = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    done = subprocess.run([apt_get, "install", "-y", str(deb_package)], capture_output=True,
+                          text=True, env=quiet)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    try:
+        files = _installed_files(APP)
+        assert Path("/opt/pneumo-desktop/pneumo-desktop") in files
+        _assert_self_test(_run(["pneumo-desktop", "--self-test"], tmp_path))
+        folder = tmp_path / "films"
+        folder.mkdir()
+        Image.fromarray(np.full((256, 256), 90, np.uint8)).save(folder / "film.png")
+        scan = _run(["pneumo-scan", folder, "--out", tmp_path / "r.csv"], tmp_path)
+        assert scan.returncode == 0, scan.stdout + scan.stderr  # the scanner, by its name
+        assert (tmp_path / "r.csv").read_text().count("\n") == 2
+    finally:
+        removed = subprocess.run([apt_get, "remove", "--purge", "-y", APP], capture_output=True,
+                                 text=True, env=quiet)  # fmt: skip
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    # Every file the package owned is gone, and the install folder with them (dpkg keeps a
+    # folder that still holds something, so this also catches files the app wrote there).
+    leftovers = [p for p in files if (p.exists() or p.is_symlink()) and not p.is_dir()]
+    assert not leftovers, f"left behind: {leftovers[:10]}"
+    assert not Path("/opt/pneumo-desktop").exists(), "the install folder is still there"
+
+
+@pytest.mark.skipif(not IS_LINUX, reason="Linux archive")
+def test_tarball_of_the_app_folder(bundle, tmp_path):
+    import tarfile
+
+    from pneumo_packaging.tarball import build_tarball
+
+    built = build_tarball(bundle, tmp_path)
+    with tarfile.open(built) as archive:
+        scan = archive.getmember(f"{APP}/pneumo-scan")
+        assert scan.issym() and scan.linkname == APP
+        assert archive.getmember(f"{APP}/{APP}").mode & 0o111
+    print(f"\n{built.name}: {built.stat().st_size / 1e6:.0f} MB")

@@ -1,26 +1,20 @@
-"""tools/build_installer.py: the build environment's requirements come from pyproject.toml."""
+"""pneumo_packaging.bundle: the build environment's requirements come from pyproject.toml."""
 
 from __future__ import annotations
 
-import importlib.util
-
+from pneumo_packaging.bundle import build_requirements
 from tests.conftest import REPO_ROOT
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location(
-        "build_installer", REPO_ROOT / "tools" / "build_installer.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _named(requirements, name):
+    return [r for r in requirements if r.lower().startswith(name.lower())]
 
 
-def test_the_build_environment_has_onnxruntime_and_no_tensorflow():
-    """The app runs the exported graph with onnxruntime; TensorFlow is the training extra's."""
-    for platform in ("linux", "win32"):
-        requirements = _module().build_requirements(REPO_ROOT / "pyproject.toml", platform)
-        assert not [r for r in requirements if r.lower().startswith(("tensorflow", "keras"))]
-        assert any(r.startswith("onnxruntime>=") for r in requirements)
-        assert any(r.lower().startswith("pyinstaller") for r in requirements)
-        assert any(r.startswith("PySide6-Essentials") for r in requirements)
+def test_the_build_environment_has_the_app_s_dependencies_and_pyinstaller_only():
+    """The app runs the exported graph with onnxruntime; TensorFlow is the training extra's,
+    and neither it nor the test tools may reach the bundle through the build environment."""
+    requirements = build_requirements(REPO_ROOT / "pyproject.toml")
+    assert _named(requirements, "onnxruntime>=") and _named(requirements, "PySide6-Essentials")
+    assert _named(requirements, "pyinstaller")
+    for unwanted in ("tensorflow", "keras", "tf2onnx", "onnx>", "pytest", "ruff"):
+        assert not _named(requirements, unwanted), unwanted
