@@ -1,4 +1,4 @@
-"""PyInstaller entry script of the bundle's executables (see build.spec).
+"""PyInstaller entry script of the bundle's executables (build.spec's Analysis starts here).
 
 ``pneumo_desktop/app.py`` uses relative imports, so it cannot be the frozen script itself (the
 script runs as ``__main__``, outside its package); this launcher imports it instead.
@@ -11,9 +11,16 @@ the desktop application.
 import os
 import sys
 
-if os.path.basename(sys.argv[0]).lower().removesuffix(".exe") == "pneumo-scan":
-    from pneumo_desktop.cli import scan_main as main
-else:
-    from pneumo_desktop.app import main
 
-raise SystemExit(main())
+def main() -> int:
+    if os.path.basename(sys.argv[0]).lower().removesuffix(".exe") == "pneumo-scan":
+        from pneumo_desktop.cli import scan_main
+
+        return scan_main()
+    from pneumo_desktop.app import main as app_main
+
+    return app_main()
+
+
+if __name__ == "__main__":  # the frozen program runs this file as __main__
+    raise SystemExit(main())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,10 @@ import pytest
 from PIL import Image
 
 from pneumo_desktop.platform_check import PLATFORM_UNAVAILABLE_EXIT, system_packages
+from pneumo_packaging.deb import glibc_floor_of
+from pneumo_packaging.elf import version_key
 from pneumo_packaging.spec_rules import SYSTEM_LIBRARIES
+from tests.conftest import REPO_ROOT
 from tests.packaging.conftest import APP, RUN_TIMEOUT_S, app_env, require, require_tool
 from tests.packaging.test_platform_check import hidden_xcb_cursor_run
 
@@ -168,7 +172,14 @@ def test_deb_declares_the_system_libraries_and_the_glibc_floor(deb_package):
     depends = _dpkg_field(deb_package, "Depends")
     names = {d.strip().split(" ")[0] for d in depends.split(",")}
     assert set(system_packages()) <= names, depends
-    assert "libc6 (>= 2." in depends, depends
+    # The glibc floor the README promises clinic users holds for what was built.
+    floor = glibc_floor_of([d.strip() for d in depends.split(",")])
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    promised = re.search(r"needs glibc (\d+\.\d+) or\s+newer", readme)
+    assert floor and promised, depends
+    assert version_key(floor) <= version_key(promised.group(1)), (
+        f"the .deb needs glibc {floor}, the README promises {promised.group(1)}"
+    )
     listing = subprocess.run(
         ["dpkg-deb", "-c", str(deb_package)], capture_output=True, text=True, check=True
     ).stdout
