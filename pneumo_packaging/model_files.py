@@ -2,40 +2,37 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 from .project import MODEL_NAME, BuildError
 
-# What the About tab and the checksum check read: the model, its card, plots, comparison
-# tables, head statistics. Not the training artefacts the app never opens.
-MODEL_DATA_PATTERNS = ("*.keras", "*.json", "*.png", "*.md", "*.npz")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+PLOTS = ("roc", "confusion_matrix", "learning_curves")
+COMPARISON = "comparison.json"  # the About tab's table of every trained model
 
 
 def bundled_model_files(models_dir: Path, model_name: str = MODEL_NAME) -> list[Path]:
-    """The files of ``models_dir`` to bundle, after checking that the card is there and that
-    the model file matches its sha256: the app would refuse the model at start-up, so the
+    """What the app reads from ``models/``: the card and the schema it is checked against,
+    the ONNX graph, the heads, the card's plots and the model comparison. Not the Keras file
+    (the training artefact: the app never opens it) nor training histories.
+
+    The model is loaded with the app's own ``Classifier`` first (card schema, sha256 of the
+    graph and the heads, export source): the app would refuse a model that fails, so the
     build stops instead of shipping it."""
-    card_path = models_dir / f"{model_name}.card.json"
-    if not card_path.is_file():
+    from pneumo_desktop.core.card import ModelError, schema_path
+    from pneumo_desktop.core.model import Classifier
+
+    try:
+        card = Classifier(models_dir, model_name).card
+    except ModelError as error:
         raise BuildError(
-            f"{card_path} not found: the installer must bundle the trained model. Train it "
-            f"(python -m training train --model {model_name} --out models/) or point "
+            f"the model in {models_dir} would be refused by the app: {error}. Train and export "
+            f"it (python -m training train --model {model_name} --out models/) or point "
             "PNEUMO_BUNDLE_MODELS at a folder that holds it."
-        )
-    card = json.loads(card_path.read_text(encoding="utf-8"))
-    model_file = models_dir / card["model_file"]
-    if not model_file.is_file():
-        raise BuildError(f"{model_file} (named by {card_path.name}) not found")
-    if sha256_of(model_file) != card["sha256"]:
-        raise BuildError(f"{model_file.name} does not match the sha256 in {card_path.name}")
-    return sorted({path for pattern in MODEL_DATA_PATTERNS for path in models_dir.glob(pattern)})
+        ) from None
+    files = [card.path, schema_path(), card.onnx.path]
+    if card.heads is not None:
+        files.append(card.heads.path)
+    files += [path for path in map(card.plot_path, PLOTS) if path.is_file()]
+    if (models_dir / COMPARISON).is_file():
+        files.append(models_dir / COMPARISON)
+    return files

@@ -24,7 +24,7 @@ from pneumo_desktop.platform_check import PLATFORM_UNAVAILABLE_EXIT, system_pack
 from pneumo_packaging.deb import glibc_floor_of
 from pneumo_packaging.elf import version_key
 from pneumo_packaging.spec_rules import SYSTEM_LIBRARIES
-from tests.conftest import REPO_ROOT
+from tests.conftest import DATA_DIR, REPO_ROOT, synthetic_xray
 from tests.packaging.conftest import APP, RUN_TIMEOUT_S, app_env, require, require_tool
 from tests.packaging.test_platform_check import hidden_xcb_cursor_run
 
@@ -137,6 +137,41 @@ def test_scanner_writes_a_csv_and_a_pdf_report(bundle, tmp_path):
     assert rows["broken.jpeg"]["status"] == "error"
     data = report.read_bytes()
     assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+
+
+def _chest_film() -> np.ndarray:
+    """A real chest X-ray when the data set is here (the model then gives it a probability),
+    else a drawn one (the not-an-X-ray head may refuse it: it is still decoded)."""
+    films = sorted((DATA_DIR / "test" / "NORMAL").glob("*.jpeg"))[:1]
+    if films:
+        with Image.open(films[0]) as image:
+            image = image.convert("L")
+            image.thumbnail((768, 768))
+            return np.asarray(image)
+    return synthetic_xray(np.random.default_rng(3), pneumonia=False, size=512)
+
+
+def test_compressed_dicom_decodes_in_the_bundle(bundle, tmp_path):
+    """Each compressed transfer syntax CR/DR units send, decoded by the frozen app: the
+    decoders are plugins found at run time (pylibjpeg's entry points, gdcm), which a bundle
+    loses easily. Lossless, so every file must score exactly as the uncompressed one."""
+    from tests.dicom_films import LOSSLESS_SYNTAXES, compress_dicom, make_dicom
+
+    folder = tmp_path / "films"
+    folder.mkdir()
+    plain = make_dicom(folder / "uncompressed.dcm", _chest_film())
+    for syntax in LOSSLESS_SYNTAXES:
+        (folder / f"{syntax.name.replace(' ', '_')}.dcm").write_bytes(compress_dicom(plain, syntax))
+    out = tmp_path / "results.csv"
+    done = _run([_executable(bundle, "pneumo-scan"), folder, "--out", out], tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with open(out, newline="", encoding="utf-8") as handle:
+        rows = {Path(row["path"]).stem: row for row in csv.DictReader(handle)}
+    assert len(rows) == 1 + len(LOSSLESS_SYNTAXES)
+    failed = {name: row["message"] for name, row in rows.items() if row["status"] == "error"}
+    assert not failed, f"not decoded by the bundle: {failed}"
+    scores = {row["probability"] for row in rows.values()}
+    assert len(scores) == 1, f"lossless files scored differently: {rows}"
 
 
 def test_bundle_holds_the_model_and_nothing_the_app_does_not_load(bundle):
