@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pneumo_desktop.platform_check import system_packages
@@ -119,14 +120,32 @@ def packages_to_exclude(bundled: set[str], needed: set[str], owners: dict[str, s
     return carried - used
 
 
-def shlib_depends(folder: Path) -> list[str]:
-    """dpkg-shlibdeps over every ELF file of ``folder``. The bundle's own libraries are found
-    through ``-l``; packages that only provide copies of them are excluded."""
-    elf_files = sorted(p for p in folder.rglob("*") if is_elf(p))
-    library_dirs = sorted({p.parent for p in elf_files})
-    bundled = {p.name for p in folder.rglob("*.so*")}
-    needed = {name for path in elf_files for name in needed_libraries(path)}
-    exclude = packages_to_exclude(bundled, needed, dpkg_owners(bundled | needed))
+def strongest(depends: list[str]) -> list[str]:
+    """One entry per package: of several ``pkg (>= v)``, the highest ``v`` (dpkg compares)."""
+    chosen: dict[str, str] = {}
+    for dependency in depends:
+        name = package_name(dependency)
+        if name not in chosen or _stronger(dependency, chosen[name]):
+            chosen[name] = dependency
+    return sorted(chosen.values(), key=package_name)
+
+
+def _stronger(candidate: str, current: str) -> bool:
+    """Whether ``candidate`` asks more than ``current``: a minimum over none, or a higher one."""
+    new, old = _minimum(candidate), _minimum(current)
+    return new is not None and (old is None or _version_greater(new, old))
+
+
+def _minimum(dependency: str) -> str | None:
+    match = re.fullmatch(r"[^\s(]+\s*\(>=\s*([^)\s]+)\s*\)", dependency.strip())
+    return match.group(1) if match else None
+
+
+def _version_greater(a: str, b: str) -> bool:
+    return subprocess.run(["dpkg", "--compare-versions", a, "gt", b]).returncode == 0
+
+
+def _shlibdeps(elf_files: list[Path], library_dirs: list[Path], exclude: set[str]) -> list[str]:
     with tempfile.TemporaryDirectory() as work:
         # dpkg-shlibdeps reads the source package's control file from the working directory.
         (Path(work) / "debian").mkdir()
@@ -142,6 +161,22 @@ def shlib_depends(folder: Path) -> list[str]:
             cwd=Path(work),
         )  # fmt: skip
     return parse_shlibs(output)
+
+
+def shlib_depends(folder: Path) -> list[str]:
+    """dpkg-shlibdeps over every ELF file of ``folder``, in one process per core (it takes
+    minutes on one). The bundle's own libraries are found through ``-l``; packages that only
+    provide copies of them are excluded."""
+    elf_files = sorted(p for p in folder.rglob("*") if is_elf(p))
+    library_dirs = sorted({p.parent for p in elf_files})
+    bundled = {p.name for p in folder.rglob("*.so*")}
+    needed = {name for path in elf_files for name in needed_libraries(path)}
+    exclude = packages_to_exclude(bundled, needed, dpkg_owners(bundled | needed))
+    workers = max(1, min(os.cpu_count() or 1, 8))
+    chunks = [elf_files[i::workers] for i in range(workers) if elf_files[i::workers]]
+    with ThreadPoolExecutor(len(chunks)) as pool:
+        results = pool.map(lambda chunk: _shlibdeps(chunk, library_dirs, exclude), chunks)
+        return strongest([d for depends in results for d in depends])
 
 
 def control_text(version: str, architecture: str, depends: list[str], size_kib: int) -> str:

@@ -164,3 +164,10 @@ def test_dpkg_owners_finds_the_package_of_a_system_library():
     require_tool("dpkg-query", "dpkg")
     owners = deb.dpkg_owners({"libc.so.6", "libno-such-library.so.9"})
     assert owners == {"libc.so.6": "libc6"}
+
+
+def test_the_strongest_of_several_minimum_versions_wins():
+    require_tool("dpkg", "dpkg")
+    merged = deb.strongest(["libc6 (>= 2.34)", "libegl1", "libc6 (>= 2.35)", "libc6 (>= 2.4)",
+                            "libstdc++6 (>= 11)", "libstdc++6", "libgl1", "libegl1"])  # fmt: skip
+    assert merged == ["libc6 (>= 2.35)", "libegl1", "libgl1", "libstdc++6 (>= 11)"]
