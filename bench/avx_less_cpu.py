@@ -32,7 +32,7 @@ from pathlib import Path
 
 from _common import REPO_ROOT
 
-TRACE = re.compile(r"^\d+ [a-z_0-9]+\(|^ = ")  # qemu -strace lines
+TRACE = re.compile(r"^\d+ ")  # qemu -strace lines start with the process id
 FEATURES = (
     "import numpy._core._multiarray_umath as m; f = m.__cpu_features__; "
     "print(', '.join(k + ('+' if f[k] else '-') for k in ('SSE42', 'AVX', 'AVX2', 'FMA3')))"
@@ -71,13 +71,13 @@ def without_restart(program: Path) -> dict[str, str]:
 
 
 def describe(label: str, seconds: float, done: subprocess.CompletedProcess) -> bool:
-    lines = (done.stdout + done.stderr).strip().splitlines()
+    lines = (done.stdout.strip() or done.stderr.strip()).splitlines()
     if done.returncode == 0:
         print(f"{label}: passed in {seconds:.1f} s (emulated): {lines[-1] if lines else ''}")
         return True
     signal = f" (signal {-done.returncode})" if done.returncode < 0 else ""
     print(f"{label}: FAILED, exit status {done.returncode}{signal} after {seconds:.1f} s")
-    print("\n".join("    " + line for line in lines[-8:]))
+    print("\n".join("    " + line for line in (done.stdout + done.stderr).splitlines()[-8:]))
     return False
 
 
