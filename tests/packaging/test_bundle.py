@@ -271,17 +271,3 @@ def test_deb_installs_runs_and_uninstalls_without_a_trace(deb_package, tmp_path)
     leftovers = [p for p in files if (p.exists() or p.is_symlink()) and not p.is_dir()]
     assert not leftovers, f"left behind: {leftovers[:10]}"
     assert not Path("/opt/pneumo-desktop").exists(), "the install folder is still there"
-
-
-@pytest.mark.skipif(not IS_LINUX, reason="Linux archive")
-def test_tarball_of_the_app_folder(bundle, tmp_path):
-    import tarfile
-
-    from pneumo_packaging.tarball import build_tarball
-
-    built = build_tarball(bundle, tmp_path)
-    with tarfile.open(built) as archive:
-        scan = archive.getmember(f"{APP}/pneumo-scan")
-        assert scan.issym() and scan.linkname == APP
-        assert archive.getmember(f"{APP}/{APP}").mode & 0o111
-    print(f"\n{built.name}: {built.stat().st_size / 1e6:.0f} MB")
