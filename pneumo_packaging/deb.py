@@ -22,12 +22,12 @@ from pathlib import Path
 
 from pneumo_desktop.platform_check import system_packages
 
+from .commands import console_commands
 from .elf import is_elf, needed_libraries
 from .project import (
     APP_NAME,
     DESKTOP_FILE,
     ICON_PNG,
-    SCAN_NAME,
     SUMMARY,
     BuildError,
     project_version,
@@ -41,8 +41,9 @@ DESCRIPTION = """\
  open a film and see the model's verdict, its probability against the operating
  threshold and why (Grad-CAM and LIME overlays); scan a folder at night and work
  down a worklist in the morning. Not a diagnosis: every film is read by the
- radiologist. Commands: pneumo-desktop (the application) and pneumo-scan (the
- headless batch scanner)."""
+ radiologist. Commands: pneumo-desktop (the application), pneumo-scan (the
+ headless batch scanner), pneumo-receive (a DICOM node for the X-ray unit) and
+ pneumo-calibrate (the threshold for this site's films)."""
 
 
 def deb_architecture() -> str:
@@ -218,8 +219,8 @@ def stage(bundle: Path, root: Path) -> None:
     shutil.copytree(bundle, root / INSTALL_DIR.relative_to("/"), symlinks=True)
     bin_dir = root / "usr" / "bin"
     bin_dir.mkdir(parents=True)
-    for command in (APP_NAME, SCAN_NAME):
-        # The program tells the two apart by the name it is started as.
+    for command in (APP_NAME, *console_commands()):
+        # The program tells the commands apart by the name it is started as.
         (bin_dir / command).symlink_to(INSTALL_DIR / command)
     applications = root / "usr" / "share" / "applications"
     applications.mkdir(parents=True)

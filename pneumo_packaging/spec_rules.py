@@ -56,6 +56,8 @@ EXCLUDED_PACKAGES = (
     "tensorboard_data_server", "tf2onnx", "onnx", "h5py", "ml_dtypes", "optree",
     # Other deep-learning frameworks that optional imports mention, and CUDA wheels.
     "jax", "jaxlib", "flax", "torch", "openvino", "nvidia",
+    # pynetdicom's example applications (the app has its own receiver) and test suite.
+    "pynetdicom.apps", "pynetdicom.tests",
     # Parts of onnxruntime for building and tuning models, not running them.
     "onnxruntime.transformers", "onnxruntime.quantization", "onnxruntime.tools",
     "onnxruntime.training",

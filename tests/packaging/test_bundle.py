@@ -12,8 +12,10 @@ from __future__ import annotations
 import csv
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +143,47 @@ def test_scanner_writes_a_csv_and_a_pdf_report(bundle, tmp_path):
     assert rows["broken.jpeg"]["status"] == "error"
     data = report.read_bytes()
     assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+
+
+@pytest.mark.parametrize("command", ["pneumo-receive", "pneumo-calibrate"])
+def test_every_console_command_runs_from_the_bundle(bundle, tmp_path, command):
+    name = command if IS_LINUX else "pneumo-scan"
+    extra = {} if IS_LINUX else {"PNEUMO_COMMAND": command}  # what the .cmd wrapper sets
+    done = _run([_executable(bundle, name), "--help"], tmp_path, **extra)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"usage: {command}" in done.stdout
+
+
+@pytest.mark.skipif(not IS_LINUX, reason="stopped with SIGTERM")
+def test_the_frozen_receiver_stores_a_film_sent_over_dicom(bundle, tmp_path):
+    """pneumo-receive from the bundle (pynetdicom, frozen) takes a C-STORE from pynetdicom's
+    storescu over loopback and stores the film, then stops cleanly on SIGTERM."""
+    from tests.dicom_films import make_dicom
+    from tests.dicom_net import scu_app
+
+    films, into, log = tmp_path / "to_send", tmp_path / "received", tmp_path / "receiver.log"
+    films.mkdir()
+    make_dicom(films / "film.dcm", np.full((64, 48), 700, np.uint16))
+    with open(log, "w") as stderr:
+        receiver = subprocess.Popen(
+            [str(_executable(bundle, "pneumo-receive")), "--into", str(into), "--port", "0",
+             "--bind", "127.0.0.1", "--ae-title", "PNEUMO"],
+            stdout=subprocess.DEVNULL, stderr=stderr, cwd=tmp_path,
+            env=app_env(HOME=str(tmp_path)),
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while not (port := re.search(r"listening on 127\.0\.0\.1:(\d+)", log.read_text())):
+                assert receiver.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+            sent = scu_app("storescu", "127.0.0.1", port.group(1), str(films / "film.dcm"),
+                           "-aet", "XRAY1", "-aec", "PNEUMO")  # fmt: skip
+            assert sent.returncode == 0, sent.stderr
+        finally:
+            receiver.send_signal(signal.SIGTERM)
+            code = receiver.wait(timeout=30)
+    assert code == 0, log.read_text()
+    assert len(list(into.rglob("*.dcm"))) == 1, log.read_text()
 
 
 def _chest_film() -> np.ndarray:

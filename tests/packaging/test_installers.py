@@ -71,7 +71,7 @@ def test_staged_package_tree(tmp_path):
     opt = root / "opt" / "pneumo-desktop"
     assert (opt / "_internal" / "models" / "cnn_deep_aug.card.json").is_file()
     assert (opt / "pneumo-scan").readlink() == Path("pneumo-desktop")
-    for command in ("pneumo-desktop", "pneumo-scan"):
+    for command in ("pneumo-desktop", "pneumo-scan", "pneumo-receive", "pneumo-calibrate"):
         link = root / "usr" / "bin" / command
         assert link.readlink() == Path("/opt/pneumo-desktop") / command
     entry = (root / "usr/share/applications/pneumo-desktop.desktop").read_text()
