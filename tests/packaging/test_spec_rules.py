@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import sys
@@ -222,3 +223,18 @@ def test_strip_binaries_replaces_sources_with_cached_stripped_copies(tmp_path):
     again, saved_again = spec_rules.strip_binaries(binaries, cache, str(fake_strip))
     assert again == stripped and saved_again == saved
     assert calls.read_text().splitlines() == [str(big)]  # the second build used the cache
+
+
+def test_large_json_tables_are_minified_with_the_same_content(tmp_path):
+    table = {"module": [{"keyword": f"Attribute{i}", "type": "1C", "path": ["é"]}
+                        for i in range(20000)]}
+    big, small = tmp_path / "map.json", tmp_path / "small.json"
+    big.write_text(json.dumps(table, indent=2, ensure_ascii=False), encoding="utf-8")
+    small.write_text(json.dumps({"a": [1, 2]}, indent=2))
+    assert big.stat().st_size >= spec_rules.MINIFY_MIN_BYTES
+    datas = [("highdicom/_standard/map.json", str(big), "DATA"),
+             ("x/small.json", str(small), "DATA")]
+    minified, saved = spec_rules.minify_json_datas(datas, tmp_path / "cache")
+    assert saved > big.stat().st_size // 3
+    assert json.loads(open(minified[0][1], encoding="utf-8").read()) == table
+    assert minified[1] == datas[1]
