@@ -140,8 +140,13 @@ def _run_window(app, args: argparse.Namespace, db_path: Path, instance) -> int:
             print(f"model loaded after {time.perf_counter() - _LAUNCHED:.2f} s", flush=True)
             window.close()
 
+        def report_refused(reason: str) -> None:
+            print(f"model refused after {time.perf_counter() - _LAUNCHED:.2f} s: {reason}",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            app.exit(1)  # now: the window's message box that follows would wait for a click
+
         window.modelReady.connect(report_loaded)
-        window.modelFailed.connect(lambda _reason: window.close())
+        window.modelFailed.connect(report_refused)
     # Load the model once the event loop has painted the window.
     QTimer.singleShot(0, window.start_loading_model)
     if args.path:
