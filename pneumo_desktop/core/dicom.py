@@ -17,10 +17,8 @@ what to do, not as a damaged file.
 from __future__ import annotations
 
 import io
-import os
 import struct
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pydicom
@@ -44,10 +42,14 @@ from pydicom.uid import (
 )
 
 from .dicom_context import DicomContext
+from .dicom_preamble import (  # noqa: F401 - part of this module's interface
+    DICOMDIR_NAME,
+    PREAMBLE_LENGTH,
+    has_dicom_preamble,
+    is_dicom_file,
+)
 from .results import Reason
 
-PREAMBLE_LENGTH = 132  # 128 bytes of preamble, then "DICM"
-DICOMDIR_NAME = "DICOMDIR"  # the index of a DICOM CD/USB stick: no image itself
 # The compressed transfer syntaxes CR/DR units send, which the bundled decoders must read.
 COMPRESSED_SYNTAXES: tuple[UID, ...] = (
     JPEGLosslessSV1,
@@ -119,23 +121,6 @@ class DicomFilm:
     monochrome1: bool  # stored with white = low values: invert for display
     metadata: dict[str, str] = field(default_factory=dict)
     context: DicomContext = field(default_factory=DicomContext)
-
-
-def has_dicom_preamble(head: bytes) -> bool:
-    """True when ``head`` (the first 132 bytes or more) is a DICOM file's preamble."""
-    return head[128:PREAMBLE_LENGTH] == b"DICM"
-
-
-def is_dicom_file(path: str | os.PathLike[str]) -> bool:
-    """True for a DICOM image file by content (preamble), whatever its name; False for the
-    DICOMDIR index and for anything unreadable. Reads 132 bytes."""
-    if Path(path).name.upper() == DICOMDIR_NAME:
-        return False
-    try:
-        with open(path, "rb") as handle:
-            return has_dicom_preamble(handle.read(PREAMBLE_LENGTH))
-    except OSError:  # a folder, a vanished file, no permission: not an image to list
-        return False
 
 
 def read_dataset(data: bytes, *, has_preamble: bool) -> Dataset:

@@ -34,13 +34,16 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from . import dicom
-from .dicom_context import DicomContext
+from .dicom_preamble import has_dicom_preamble, is_dicom_file
 from .results import Reason
+
+if TYPE_CHECKING:  # pydicom, under .dicom, is imported when a DICOM file is read (~1 s)
+    from .dicom_context import DicomContext
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".dcm", ".dicom"}
@@ -83,7 +86,7 @@ def is_image_file(path: str | os.PathLike[str]) -> bool:
     """True for a file the app reads: a supported suffix, or DICOM by content whatever its
     name (no suffix, or one like the ".1" of a UID). Only a file whose suffix says nothing is
     opened, and then only its first 132 bytes are read."""
-    return is_supported(path) or dicom.is_dicom_file(path)
+    return is_supported(path) or is_dicom_file(path)
 
 
 def load_image(path: str | os.PathLike[str], *, min_side: int | None = None) -> LoadedImage:
@@ -149,7 +152,7 @@ def _load(data: bytes, name: str, path: str | None, min_side: int | None) -> Loa
     suffix = Path(name).suffix.lower()
     if not data:
         raise _error(name, path, Reason.EMPTY, "file is empty (0 bytes)")
-    has_preamble = dicom.has_dicom_preamble(data)
+    has_preamble = has_dicom_preamble(data)
     # PACS exports often have no suffix, or a UID for a name ("....1"): DICOM is known by its
     # preamble, and a file without a suffix is judged by its content below.
     if suffix and suffix not in SUPPORTED_SUFFIXES and not has_preamble:
@@ -273,6 +276,8 @@ def _not_image_detail(data: bytes) -> str:
 
 
 def _load_dicom(data: bytes, name: str, path: str | None, has_preamble: bool) -> LoadedImage:
+    from . import dicom  # here, not at the top: see the TYPE_CHECKING import
+
     try:
         ds = dicom.read_dataset(data, has_preamble=has_preamble)
         width, height = dicom.frame_size(ds)

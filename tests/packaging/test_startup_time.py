@@ -8,6 +8,9 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+from PIL import Image
+
 from tests.conftest import REPO_ROOT
 from tests.packaging.conftest import app_env
 
@@ -34,3 +37,29 @@ def test_a_refused_model_ends_startup_time_with_status_1(tmp_path):
     assert f"model card not found: {empty}" in done.stderr
     assert "model refused after" in done.stderr
     assert took < PROMPT_S, f"{took:.0f} s to give up on a refused model"
+
+
+def _modules_after(script: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", script + "\nimport sys; print(' '.join(sys.modules))"],
+        capture_output=True, text=True, timeout=120, cwd=REPO_ROOT, check=True,
+    )  # fmt: skip
+    return set(done.stdout.split())
+
+
+def test_pydicom_is_imported_only_when_a_dicom_file_is_read(tmp_path):
+    """The self-test's ≤ 2 s (issue 11): pydicom and its decoder plugins cost about a second of
+    import, which a start reading PNG or JPEG films does not pay."""
+    from tests.dicom_films import make_dicom
+
+    png, dcm = tmp_path / "film.png", tmp_path / "film"  # DICOM known by content, no suffix
+    Image.fromarray(np.full((64, 48), 90, np.uint8)).save(png)
+    make_dicom(dcm, np.full((64, 48), 700, np.uint16))
+    reading = "from pneumo_desktop.core import imaging, model\n"
+    plain = _modules_after(reading + f"imaging.load_image({str(png)!r})\n"
+                           f"assert not imaging.is_image_file({str(tmp_path)!r})")  # fmt: skip
+    assert "pydicom" not in plain
+    assert "pneumo_desktop.core.imaging" in plain
+    dicom = _modules_after(reading + f"assert imaging.is_image_file({str(dcm)!r})\n"
+                           f"print(imaging.load_image({str(dcm)!r}).format)")  # fmt: skip
+    assert "pydicom" in dicom

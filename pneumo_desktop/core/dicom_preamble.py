@@ -1,0 +1,29 @@
+"""Recognising a DICOM file by its preamble, without pydicom: :mod:`.imaging` asks this of
+every file it lists, and importing pydicom with its decoder plugins takes about a second that a
+start reading no DICOM (the self-test, PNG and JPEG films) should not pay. :mod:`.dicom`
+re-exports these names."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PREAMBLE_LENGTH = 132  # 128 bytes of preamble, then "DICM"
+DICOMDIR_NAME = "DICOMDIR"  # the index of a DICOM CD/USB stick: no image itself
+
+
+def has_dicom_preamble(head: bytes) -> bool:
+    """True when ``head`` (the first 132 bytes or more) is a DICOM file's preamble."""
+    return head[128:PREAMBLE_LENGTH] == b"DICM"
+
+
+def is_dicom_file(path: str | os.PathLike[str]) -> bool:
+    """True for a DICOM image file by content (preamble), whatever its name; False for the
+    DICOMDIR index and for anything unreadable. Reads 132 bytes."""
+    if Path(path).name.upper() == DICOMDIR_NAME:
+        return False
+    try:
+        with open(path, "rb") as handle:
+            return has_dicom_preamble(handle.read(PREAMBLE_LENGTH))
+    except OSError:  # a folder, a vanished file, no permission: not an image to list
+        return False
