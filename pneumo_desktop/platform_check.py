@@ -26,20 +26,24 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-# Every library that the Qt the app uses (Core, Gui, Widgets, and the plugins the installer
-# keeps: xcb and Wayland platforms, input methods, the desktop portal) links and the PySide6
-# wheel does not ship, with the Debian/Ubuntu package that provides it (glibc, libstdc++, zlib
-# and zstd aside: every system has them). tests/packaging/test_platform_check.py reads their
-# ELF dependencies and fails when PySide6 starts needing one that is not here.
+# Every library that the Qt the app uses (Core, Gui, Widgets, Network's local sockets for one
+# app at a time, and the plugins the installer keeps: xcb and Wayland platforms, input methods,
+# the desktop portal) links and the PySide6 wheel does not ship, with the Debian/Ubuntu package
+# that provides it (glibc, libstdc++, zlib and zstd aside: every system has them).
+# tests/packaging/test_platform_check.py reads their ELF dependencies and fails when PySide6
+# starts needing one that is not here.
 QT_SYSTEM_LIBRARIES: dict[str, str] = {
     "libEGL.so.1": "libegl1",
     "libGL.so.1": "libgl1",
     "libX11.so.6": "libx11-6",
     "libX11-xcb.so.1": "libx11-xcb1",
+    "libbrotlicommon.so.1": "libbrotli1",
+    "libbrotlidec.so.1": "libbrotli1",
     "libdbus-1.so.3": "libdbus-1-3",
     "libfontconfig.so.1": "libfontconfig1",
     "libfreetype.so.6": "libfreetype6",
     "libglib-2.0.so.0": "libglib2.0-0",
+    "libgssapi_krb5.so.2": "libgssapi-krb5-2",
     "libgthread-2.0.so.0": "libglib2.0-0",
     "libwayland-client.so.0": "libwayland-client0",
     "libwayland-cursor.so.0": "libwayland-cursor0",

@@ -26,14 +26,14 @@ from pneumo_desktop.platform_check import QT_SYSTEM_LIBRARIES
 
 Entry = tuple[str, str, str]  # PyInstaller TOC entry: (destination, source, kind)
 
-# Qt modules the app does not import (it uses QtCore, QtGui and QtWidgets only; grep
-# "PySide6\.Qt" pneumo_desktop/). Excluding the Python modules keeps their hooks from
-# collecting their Qt libraries, plugins and QML files.
+# Qt modules the app does not import (it uses QtCore, QtGui, QtWidgets, and QtNetwork's local
+# sockets for one app at a time; grep "PySide6\.Qt" pneumo_desktop/). Excluding the Python
+# modules keeps their hooks from collecting their Qt libraries, plugins and QML files.
 UNUSED_QT_MODULES = (
     "Qt3DAnimation", "Qt3DCore", "Qt3DExtras", "Qt3DInput", "Qt3DLogic", "Qt3DRender",
     "QtAxContainer", "QtBluetooth", "QtCharts", "QtConcurrent", "QtDataVisualization",
     "QtDBus", "QtDesigner", "QtGraphs", "QtGraphsWidgets", "QtHelp", "QtHttpServer",
-    "QtLabsStyleKit", "QtLocation", "QtMultimedia", "QtMultimediaWidgets", "QtNetwork",
+    "QtLabsStyleKit", "QtLocation", "QtMultimedia", "QtMultimediaWidgets",
     "QtNetworkAuth", "QtNfc", "QtOpenGL", "QtOpenGLWidgets", "QtPdf", "QtPdfWidgets",
     "QtPositioning", "QtPrintSupport", "QtQml", "QtQmlFeatures", "QtQuick", "QtQuick3D",
     "QtQuickControls2", "QtQuickTest", "QtQuickWidgets", "QtRemoteObjects", "QtScxml",
@@ -141,7 +141,7 @@ QT_PLUGIN_KEEP = {
 # Qt libraries of modules the app does not use. Any that a kept binary still links is put back
 # by prune(), so a PySide6 upgrade cannot break the bundle, only make it bigger.
 QT_LIB_DROP = re.compile(
-    r"^(lib)?Qt6(Network|Qml\w*|Quick\w*|Pdf\w*|Svg\w*|OpenGL\w*|Sql|Test|Designer\w*|"
+    r"^(lib)?Qt6(Qml\w*|Quick\w*|Pdf\w*|Svg\w*|OpenGL\w*|Sql|Test|Designer\w*|"
     r"WebEngine\w*|WebChannel\w*|WebSockets|3D\w*|Charts\w*|Multimedia\w*|Xml|PrintSupport|"
     r"Concurrent|EglFS\w*|VirtualKeyboard\w*|Graphs\w*|DataVisualization\w*|ShaderTools|"
     r"Positioning\w*|Location|Sensors\w*|SerialPort|Bluetooth|Nfc|TextToSpeech|"

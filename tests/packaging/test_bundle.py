@@ -44,7 +44,7 @@ ISSUE_LIMIT_BYTES = int(300e6)
 GUARD_BYTES = int(450e6) if IS_LINUX else int(700e6)
 # Qt modules the app does not use; build.spec keeps them out. Matched against file names.
 FORBIDDEN_QT = ("QtWebEngine", "Qt6WebEngine", "QtQml", "Qt6Qml", "Qt3D", "Qt63D", "QtQuick",
-                "Qt6Quick", "Qt6Network", "Qt6Pdf")  # fmt: skip
+                "Qt6Quick", "Qt6Pdf")  # fmt: skip
 
 
 def _run(command, tmp_path, **env):

@@ -31,7 +31,8 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Li
 QT_DIR = Path(PySide6.__file__).parent / "Qt"
 # What every Linux system has: glibc, the C++ runtime, zlib and zstd.
 BASE_SYSTEM = re.compile(
-    r"^(libc|libm|libdl|libpthread|librt|ld-linux-x86-64|libstdc\+\+|libgcc_s|libz|libzstd)\.so"
+    r"^(libc|libm|libdl|libpthread|librt|libresolv|ld-linux-x86-64|libstdc\+\+|libgcc_s|libz|"
+    r"libzstd)\.so"
 )
 
 
@@ -100,7 +101,7 @@ def test_the_list_covers_every_system_library_qt_links():
 
 def test_readme_and_ci_install_exactly_the_one_line():
     line = apt_install_line()
-    assert line.startswith("sudo apt-get install -y python3-venv libdbus-1-3 libegl1 ")
+    assert line.startswith("sudo apt-get install -y python3-venv libbrotli1 libdbus-1-3 ")
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     first_commands = readme.split("\n## ", 1)[0]
     assert line in first_commands, f"the README's first commands must give: {line}"

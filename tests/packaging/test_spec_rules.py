@@ -21,7 +21,8 @@ from pneumo_packaging.spec_rules import keep_data, keep_qt, prune
         ("PySide6/Qt/lib/libQt6Core.so.6", True),
         ("PySide6/Qt/lib/libQt6Qml.so.6", False),
         ("PySide6/Qt/lib/libQt6WebEngineCore.so.6", False),
-        ("PySide6/Qt/lib/libQt6Network.so.6", False),
+        ("PySide6/Qt/lib/libQt6Network.so.6", True),  # QLocalServer: one app at a time
+        ("PySide6/Qt/lib/libQt6Svg.so.6", False),
         ("PySide6/Qt6Quick.dll", False),  # Windows wheels have no Qt/ level
         ("PySide6/opengl32sw.dll", False),
         ("PySide6/Qt/plugins/platforms/libqxcb.so", True),
@@ -72,7 +73,7 @@ def _lib(dest, kind="BINARY"):
 
 
 # A made-up bundle: the app's extension links Widgets; a dropped Qt plugin links QtQml (which
-# Widgets does not need) and GTK (only the plugin needs it); a kept plugin links QtNetwork
+# Widgets does not need) and GTK (only the plugin needs it); a kept plugin links QtSvg
 # (dropped by name, so it must come back); the system's libxcb-cursor is bundled with its
 # own dependency libXau, and libpng is needed both by fontconfig (system) and by Pillow.
 LINKS = {
@@ -80,7 +81,7 @@ LINKS = {
     "libQt6Widgets.so.6": {"libQt6Core.so.6", "libstdc++.so.6"},
     "libqgtk3.so": {"libQt6Qml.so.6", "libgtk-3.so.0"},
     "libgtk-3.so.0": {"libcairo.so.2"},
-    "libqtls.so": {"libQt6Network.so.6"},
+    "libqtls.so": {"libQt6Svg.so.6"},
     "libxcb-cursor.so.0": {"libXau.so.6"},
     "libfontconfig.so.1": {"libpng16.so.16", "libexpat.so.1"},
     "_imaging.so": {"libpng16.so.16"},
@@ -91,7 +92,7 @@ BINARIES = [
     _lib("PySide6/Qt/lib/libQt6Widgets.so.6"),
     _lib("PySide6/Qt/lib/libQt6Core.so.6"),
     _lib("PySide6/Qt/lib/libQt6Qml.so.6"),
-    _lib("PySide6/Qt/lib/libQt6Network.so.6"),
+    _lib("PySide6/Qt/lib/libQt6Svg.so.6"),
     _lib("PySide6/Qt/plugins/platformthemes/libqgtk3.so"),
     _lib("PySide6/Qt/plugins/styles/libqtls.so"),  # a kept folder, for the test's sake
     _lib("libgtk-3.so.0"),
@@ -126,7 +127,7 @@ def test_prune_drops_unused_and_system_libraries_and_what_only_they_need():
     kept = _names(pruned.binaries)
     # What the app needs stays; a dropped Qt library that a kept plugin links comes back.
     assert {"app.so", "_imaging.so", "libQt6Widgets.so.6", "libQt6Core.so.6"} <= kept
-    assert "libQt6Network.so.6" in kept and pruned.restored == {"libQt6Network.so.6"}
+    assert "libQt6Svg.so.6" in kept and pruned.restored == {"libQt6Svg.so.6"}
     # The gtk3 theme goes with what only it needed; QtQml goes although named by a link.
     assert not kept & {"libqgtk3.so", "libgtk-3.so.0", "libcairo.so.2", "libQt6Qml.so.6"}
     # System libraries go and never come back, though Widgets links libstdc++; so do their
@@ -176,8 +177,9 @@ def test_test_modules_finds_test_folders_without_importing(tmp_path, monkeypatch
 def test_excluded_modules_cover_training_unused_qt_and_test_suites():
     excluded = spec_rules.excluded_modules(packages_with_tests=("scipy",))
     assert {"tensorflow", "keras", "training", "pneumo_packaging", "tkinter"} <= set(excluded)
-    assert {"PySide6.QtQml", "PySide6.QtNetwork", "PySide6.QtWebEngineCore"} <= set(excluded)
+    assert {"PySide6.QtQml", "PySide6.QtSvg", "PySide6.QtWebEngineCore"} <= set(excluded)
     assert "PySide6.QtWidgets" not in excluded and "PySide6.QtGui" not in excluded
+    assert "PySide6.QtNetwork" not in excluded  # ui/single_instance.py: QLocalServer
     assert "scipy.linalg.tests" in excluded
     assert not any(name.startswith("onnxruntime.capi") for name in excluded)
 
