@@ -61,3 +61,41 @@ def bundle_glibc_floor(folder: Path) -> str | None:
         if is_elf(path):
             versions |= parse_glibc_versions(objdump_private_headers(path))
     return glibc_floor(versions)
+
+
+def _objdump(option: str, path: Path | str) -> str:
+    objdump = shutil.which("objdump")
+    if objdump is None:
+        raise BuildError("objdump not found: install binutils (sudo apt-get install binutils)")
+    return subprocess.run([objdump, option, str(path)], capture_output=True, text=True,
+                          check=True).stdout  # fmt: skip
+
+
+def parse_dynamic_symbol(symbols: str, name: str) -> tuple[int, int]:
+    """(address, size) of a defined symbol in ``objdump -T`` output."""
+    for line in symbols.splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[-1] == name and "*UND*" not in fields:
+            return int(fields[0], 16), int(fields[-2], 16)
+    raise BuildError(f"no symbol {name} defined")
+
+
+def parse_file_offset(sections: str, address: int) -> int:
+    """The file offset of a virtual address, from ``objdump -h`` output (its sections' size,
+    VMA and file offset)."""
+    for line in sections.splitlines():
+        fields = line.split()
+        if len(fields) >= 7 and fields[0].isdigit():
+            size, vma, offset = int(fields[2], 16), int(fields[3], 16), int(fields[5], 16)
+            if vma <= address < vma + size:
+                return offset + address - vma
+    raise BuildError(f"address {address:#x} is in no section")
+
+
+def exported_symbol(path: Path, name: str) -> bytes:
+    """The bytes of a data symbol a shared library exports (e.g. ICU's ``icudt73_dat``)."""
+    address, size = parse_dynamic_symbol(_objdump("-T", path), name)
+    offset = parse_file_offset(_objdump("-h", path), address)
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        return handle.read(size)

@@ -43,6 +43,17 @@ UNUSED_QT_MODULES = (
     "QtXml",
 )  # fmt: skip
 
+# Parts of scikit-learn, scikit-image and SciPy that nothing the app runs imports (LIME,
+# SLIC superpixels, the calibration's statistics and ROC, the overlays; checked by
+# tests/packaging/test_unused_subpackages.py), though PyInstaller's analysis follows
+# their mentions: ~12 MiB.
+UNUSED_SUBPACKAGES = (
+    "sklearn.cluster", "sklearn.datasets", "sklearn.decomposition", "sklearn.ensemble",
+    "sklearn.feature_extraction", "sklearn.manifold", "sklearn.neighbors", "sklearn.tree",
+    "skimage.feature", "skimage.metrics", "skimage.restoration", "skimage.transform",
+    "scipy.signal",
+)  # fmt: skip
+
 # Python packages the app never imports at run time although something it imports mentions
 # them (optional imports that PyInstaller follows).
 EXCLUDED_PACKAGES = (
@@ -75,6 +86,7 @@ EXCLUDED_PACKAGES = (
     "matplotlib.backends.backend_qtagg", "matplotlib.backends.backend_qt",
     "matplotlib.backends.backend_tkagg", "matplotlib.backends.backend_webagg",
     "matplotlib.tests", "mpl_toolkits.mplot3d.tests",
+    *UNUSED_SUBPACKAGES,
 )  # fmt: skip
 
 # Test-suite folders. Not "testing" (numpy.testing and the like are imported at run time), and
@@ -317,7 +329,10 @@ def keep_data(dest: str) -> bool:
     """Whether a data file belongs in the bundle."""
     if not keep_qt(dest):
         return False
-    return not MPL_DATA_DROP.match(PurePath(dest).as_posix())
+    posix = PurePath(dest).as_posix()
+    if any(posix.startswith(package.replace(".", "/") + "/") for package in UNUSED_SUBPACKAGES):
+        return False  # data of a part left out (sklearn.datasets' tables)
+    return not MPL_DATA_DROP.match(posix)
 
 
 # ------------------------------------------------------------------------------ JSON tables
@@ -352,6 +367,37 @@ def minify_json_datas(datas: list[Entry], cache: Path) -> tuple[list[Entry], int
 def _cache_key(src: str) -> str:
     stat = os.stat(src)
     return hashlib.sha1(f"{src}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------- duplicate files
+
+
+def link_duplicates(binaries: list[Entry]) -> tuple[list[Entry], list[Entry], int]:
+    """Libraries shipped twice under one name with the same bytes (NumPy's and SciPy's wheels
+    both carry the same libgfortran and libquadmath): the first copy stays, each later one
+    becomes a relative symbolic link to it. Returns the binaries, the links (PyInstaller's
+    ``SYMLINK`` entries, for the data list) and the bytes saved."""
+    first: dict[tuple[str, str], str] = {}  # (name, content hash) -> destination kept
+    kept, links, saved = [], [], 0
+    for dest, src, kind in binaries:
+        if kind == "BINARY" and os.path.isfile(src) and not os.path.islink(src):
+            key = (PurePath(dest).name, _content_hash(src))
+            if key in first:
+                target = os.path.relpath(first[key], os.path.dirname(dest) or ".")
+                links.append((dest, PurePath(target).as_posix(), "SYMLINK"))
+                saved += os.path.getsize(src)
+                continue
+            first[key] = dest
+        kept.append((dest, src, kind))
+    return kept, links, saved
+
+
+def _content_hash(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------------- stripping

@@ -240,3 +240,28 @@ def test_large_json_tables_are_minified_with_the_same_content(tmp_path):
     assert saved > big.stat().st_size // 3
     assert json.loads(open(minified[0][1], encoding="utf-8").read()) == table
     assert minified[1] == datas[1]
+
+
+def test_data_of_a_part_left_out_is_left_out_too():
+    assert not keep_data("sklearn/datasets/data/iris.csv")
+    assert not keep_data("skimage/feature/orb_descriptor_positions.txt")
+    assert keep_data("sklearn/utils/_repr_html/estimator.css")
+    assert keep_data("sklearn/datasets_extra/x.txt")  # a name that only begins alike
+
+
+def test_a_library_shipped_twice_becomes_a_link_to_the_first_copy(tmp_path):
+    numpy_copy, scipy_copy, other = (tmp_path / n for n in ("n.so", "s.so", "o.so"))
+    numpy_copy.write_bytes(b"gfortran" * 100)
+    scipy_copy.write_bytes(b"gfortran" * 100)
+    other.write_bytes(b"another build" * 100)
+    binaries = [
+        ("numpy.libs/libgfortran-0.so.5", str(numpy_copy), "BINARY"),
+        ("scipy.libs/libgfortran-0.so.5", str(scipy_copy), "BINARY"),
+        ("sklearn/libgfortran-0.so.5", str(other), "BINARY"),  # same name, other bytes
+        ("scipy/_x.so", str(scipy_copy), "EXTENSION"),  # modules are never linked
+    ]
+    kept, links, saved = spec_rules.link_duplicates(binaries)
+    assert kept == [binaries[0], binaries[2], binaries[3]]
+    assert links == [("scipy.libs/libgfortran-0.so.5", "../numpy.libs/libgfortran-0.so.5",
+                      "SYMLINK")]  # fmt: skip
+    assert saved == 800
