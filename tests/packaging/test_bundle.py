@@ -222,6 +222,26 @@ def test_compressed_dicom_decodes_in_the_bundle(bundle, tmp_path):
     assert len(scores) == 1, f"lossless files scored differently: {rows}"
 
 
+def test_the_frozen_scanner_writes_dicom_results(bundle, tmp_path):
+    """pneumo-scan --dicom-out from the bundle: highdicom, frozen with its tables of the DICOM
+    standard (data files), writes a Secondary Capture and a Structured Report for each
+    classified DICOM film."""
+    from tests.dicom_films import make_dicom
+
+    folder, results, out = tmp_path / "films", tmp_path / "results", tmp_path / "results.csv"
+    folder.mkdir()
+    make_dicom(folder / "film.dcm", _chest_film())
+    done = _run([_executable(bundle, "pneumo-scan"), folder, "--out", out, "--dicom-out",
+                 results], tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    with open(out, newline="", encoding="utf-8") as handle:
+        classified = sum(row["status"] == "ok" for row in csv.DictReader(handle))
+    assert len(list(results.rglob("*.sc.dcm"))) == classified, done.stderr
+    assert len(list(results.rglob("*.sr.dcm"))) == classified, done.stderr
+    if DATA_DIR.is_dir():
+        assert classified == 1, done.stderr  # a real chest film is classified
+
+
 def test_bundle_holds_the_model_and_nothing_the_app_does_not_load(bundle):
     internal = bundle / "_internal"
     assert (internal / "models" / "cnn_deep_aug.card.json").is_file()
