@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
+from pneumo_desktop.core.card import sha256_of
 from pneumo_desktop.platform_check import QT_SYSTEM_LIBRARIES
 
 Entry = tuple[str, str, str]  # PyInstaller TOC entry: (destination, source, kind)
@@ -381,7 +382,7 @@ def link_duplicates(binaries: list[Entry]) -> tuple[list[Entry], list[Entry], in
     kept, links, saved = [], [], 0
     for dest, src, kind in binaries:
         if kind == "BINARY" and os.path.isfile(src) and not os.path.islink(src):
-            key = (PurePath(dest).name, _content_hash(src))
+            key = (PurePath(dest).name, sha256_of(Path(src)))
             if key in first:
                 target = os.path.relpath(first[key], os.path.dirname(dest) or ".")
                 links.append((dest, PurePath(target).as_posix(), "SYMLINK"))
@@ -390,14 +391,6 @@ def link_duplicates(binaries: list[Entry]) -> tuple[list[Entry], list[Entry], in
             first[key] = dest
         kept.append((dest, src, kind))
     return kept, links, saved
-
-
-def _content_hash(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------------- stripping

@@ -21,7 +21,6 @@ from PySide6.QtGui import (
     QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
-    QKeySequence,
 )
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
 
@@ -177,17 +176,17 @@ class MainWindow(QMainWindow):
         self.open_log_action = self._add_action(help_menu, "Open &log folder", "",
                                                 self.open_log_folder)
 
-    def add_menu_action(self, menu, text, shortcut, slot) -> QAction:
+    def add_menu_action(self, menu, text, shortcut_name, slot) -> QAction:
         """An entry of ``menu`` calling ``slot`` (for the parts that add their own)."""
-        return self._add_action(menu, text, shortcut, slot)
+        return self._add_action(menu, text, shortcut_name, slot)
 
-    def _add_action(self, menu, text, shortcut, slot) -> QAction:
-        """A menu entry; ``shortcut``: an action of the shortcut table (its keys), a key
-        sequence (Help lists it only when the table has it too), or "" for none. The window
+    def _add_action(self, menu, text, shortcut_name, slot) -> QAction:
+        """A menu entry whose keys are the shortcut table's action ``shortcut_name`` ("" for
+        none; a name not in the table is a KeyError, so Help cannot miss a key). The window
         holds the action too, so its keys work with the menus hidden."""
         action = QAction(text, self)
-        action.setShortcuts(shortcuts.key_sequences(shortcut) if shortcuts.is_action(shortcut)
-                            else [QKeySequence(shortcut)] if shortcut else [])
+        if shortcut_name:
+            action.setShortcuts(shortcuts.key_sequences(shortcut_name))
         action.triggered.connect(slot)
         menu.addAction(action)
         self.addAction(action)

@@ -107,10 +107,6 @@ def action(name: str) -> KeyAction:
     return _BY_NAME[name]
 
 
-def is_action(name: str) -> bool:
-    return name in _BY_NAME
-
-
 def key_sequences(name: str) -> list[QKeySequence]:
     return [QKeySequence(key) for key in action(name).keys]
 
