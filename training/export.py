@@ -42,12 +42,17 @@ FRAME_BOX_LAYER = "frame_box"
 INPUT_NAME = "image"
 #: Parity limits: the app's P must be Keras' P (absolute); features and maps as close as
 #: float32 arithmetic in another order allows (relative to the output's largest value).
-MAX_PROBABILITY_DIFFERENCE = 1e-5
+#: P: float32 rounding in another summation order moves a logit by up to ~6e-4 (bundled model,
+#: ``max_abs_logit``), which near P = 0.5 is ~1.5e-4 of P; a tiny 4-epoch test model measured
+#: |dP| 1.10e-5 under CI load, failing a 1e-5 limit. 1e-4 still refuses what the check exists
+#: for: BatchNorm run in training mode (|dP| up to 0.77) and a step function inside the graph
+#: (in-model histogram equalisation, 1.97e-4), and it is the limit the 624-film test holds.
+MAX_PROBABILITY_DIFFERENCE = 1e-4
 MAX_FEATURE_DIFFERENCE = 1e-4
 #: Convolution maps (Grad-CAM, feature maps) go through more layers in oneDNN's and
 #: onnxruntime's own summation orders than the pooled features; a tiny untrained test model
 #: measured 1.01e-4 here once under load. A 1e-3 relative error is far below one grey level of
-#: an overlay, and P, the number a verdict rests on, keeps its absolute 1e-5.
+#: an overlay, and P, the number a verdict rests on, keeps an absolute limit.
 MAX_MAP_DIFFERENCE = 1e-3
 _POOLING = {"MaxPooling2D", "AveragePooling2D", "Dropout"}
 _BLOCK = {"BatchNormalization", "Activation", "ReLU"}
