@@ -35,8 +35,9 @@ RED = "#b3261e"
 BAND_COLOURS = {Band.LIKELY: RED, Band.POSSIBLE: "#a35c00", Band.UNLIKELY: "#1e7d32"}
 VERDICT_COLOURS = {Verdict.PNEUMONIA: RED, Verdict.NORMAL: "#1e7d32"}  # rows without a band
 GRADCAM_NOTE = (
-    "Grad-CAM overlay (red/yellow): the regions that raised the model's P(pneumonia). "
-    "It shows where the model looked, not where a lesion is."
+    "Grad-CAM overlay, in the viewer's colours: warm (yellow → red) marks the regions that "
+    "raised the model's P(pneumonia), drawn fainter the more clearly the model calls the film "
+    "normal. It shows where the model looked, not where a lesion is."
 )
 ANONYMISED_NOTE = ("Anonymised: patient names, IDs and study UIDs are left out; file names "
                    "and notes are as written.")
@@ -63,12 +64,18 @@ def atomic_pdf(path: Path, title: str) -> Iterator[PdfPages]:
         raise
 
 
-def page(number: int, total: int) -> Figure:
-    """A blank A4 page with the footer every page carries."""
+def page(number: int | None = None, total: int | None = None) -> Figure:
+    """A blank A4 page with the footer every page carries; numbered now when ``number`` and
+    ``total`` are given, else later by :func:`number_page` (when the count is known)."""
     figure = Figure(figsize=A4, dpi=DPI)
     figure.text(0.06, 0.025, INTENDED_USE_LINE, fontsize=7, color="#444444")
-    figure.text(0.94, 0.025, f"page {number}/{total}", fontsize=7, ha="right", color="#444444")
+    if number is not None and total is not None:
+        number_page(figure, number, total)
     return figure
+
+
+def number_page(figure: Figure, number: int, total: int) -> None:
+    figure.text(0.94, 0.025, f"page {number}/{total}", fontsize=7, ha="right", color="#444444")
 
 
 def callout(figure: Figure, y: float) -> None:
@@ -108,13 +115,15 @@ def shrink(pixels: np.ndarray, longest: int) -> np.ndarray:
     return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.LANCZOS))
 
 
-def show_film(ax, pixels: np.ndarray, cam: np.ndarray | None = None) -> None:
+def show_film(ax, pixels: np.ndarray, overlay: np.ndarray | None = None) -> None:
+    """The film in grey, with ``overlay`` (RGBA from :func:`~.overlays.gradcam_rgba`, the
+    viewer's colour language and scaling) over it."""
     ax.imshow(pixels, cmap="gray", vmin=0, vmax=255)
-    if cam is not None:
+    if overlay is not None:
         # The model saw the film squashed to a square: stretch the map back over the film.
         height, width = pixels.shape
         extent = (-0.5, width - 0.5, height - 0.5, -0.5)
-        ax.imshow(cam, cmap="jet", alpha=0.4, vmin=0.0, vmax=1.0, extent=extent)
+        ax.imshow(overlay, extent=extent, interpolation="bilinear")
     ax.set_xticks([])
     ax.set_yticks([])
 

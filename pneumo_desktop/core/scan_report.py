@@ -19,6 +19,7 @@ from .explain import gradcam
 from .grouping import patient_text
 from .imaging import ImageLoadError, load_image
 from .inference import call_model
+from .overlays import evidence_strength, gradcam_rgba
 from .pdf_pages import (
     ANONYMISED_NOTE,
     BAND_COLOURS,
@@ -213,11 +214,16 @@ def _thumbnail(ax, result: StoredResult, classifier) -> None:
         ax.set_yticks([])
         ax.set_title(f"{name}\nunreadable: {reason}", fontsize=7, color="#7a4f00")
         return
-    cam = None
+    overlay = None
     if classifier is not None:
         model_input = classifier.prepare(loaded)
         cam = call_model(classifier, gradcam, model_input)  # on the model's thread, if it has one
-    show_film(ax, shrink(loaded.pixels, _THUMB_PIXELS), cam)
+        # Scaled by the verdict the scan gave, as the viewer does; full strength for a row
+        # scanned before thresholds were stored.
+        strength = (1.0 if result.threshold is None
+                    else evidence_strength(result.probability, result.threshold))
+        overlay = gradcam_rgba(cam, strength)
+    show_film(ax, shrink(loaded.pixels, _THUMB_PIXELS), overlay)
     review = review_words(result)
     ax.set_title(f"{name}\nP(pneumonia) = {result.probability:.3f}"
                  + (f" · {review}" if review else ""), fontsize=7,

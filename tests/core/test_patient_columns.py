@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -194,3 +195,47 @@ def test_case_pdf_of_an_adult_film_carries_the_outside_intended_use_notice(
     assert f"Radiologist's review: OVERRIDDEN → {adult.corrected_label}" in text
     write_case_report(tmp_path / "child.pdf", folder / "child_pa", fake_classifier)
     assert "Outside intended use" not in pdf_text((tmp_path / "child.pdf").read_bytes())
+
+
+def _text_boxes(figure):
+    """Window extents of every piece of text on a page (a boxed text by its box)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    texts = list(figure.texts) + [ax.title for ax in figure.axes]
+    boxes = []
+    for text in texts:
+        if not text.get_text().strip():
+            continue
+        patch = text.get_bbox_patch()
+        if patch is not None:
+            text.update_bbox_position_size(renderer)
+        artist = patch if patch is not None else text
+        boxes.append((text.get_text()[:30], artist.get_window_extent(renderer)))
+    return boxes
+
+
+@pytest.mark.parametrize(("note_lines", "page_count"), [(0, 1), (3, 1), (40, 2), (100, 4)])
+def test_case_pdf_texts_never_overlap_and_a_long_impression_continues(
+        tmp_path, reviewed_clinic, fake_classifier, note_lines, page_count):
+    """The worst page: an adult's film (the age notice), anonymised (a second footnote), and
+    an impression of 0 to 100 lines; a long one goes on to further pages, whole."""
+    from pneumo_desktop.core.case_report import case_pages
+
+    _folder, _info, results = reviewed_clinic
+    adult = next(r for r in results if r.path.endswith("adult.dcm"))
+    note = "\n".join(f"line {i:02d} of the impression: finding described" for i in
+                     range(note_lines))
+    review = dataclasses.replace(adult, note=note)
+    figures = case_pages(adult.path, fake_classifier, review=review, anonymise=True)
+    assert len(figures) == page_count
+    for figure in figures:
+        boxes = _text_boxes(figure)
+        for i, (name, box) in enumerate(boxes):
+            for other, other_box in boxes[i + 1:]:
+                assert not box.overlaps(other_box), (name, other)
+    write_case_report(tmp_path / "case.pdf", adult.path, fake_classifier, review=review,
+                      anonymise=True)
+    text = pdf_text((tmp_path / "case.pdf").read_bytes())
+    assert all(f"line {i:02d} of the impression" in text for i in range(note_lines))
+    assert f"page 1/{len(figures)}" in text

@@ -256,3 +256,55 @@ def test_thumbnails_come_from_the_top_of_every_band_so_borderline_films_show(tmp
     assert "Pneumonia likely: the 3 most suspicious of 20 — 1–3" in text
     assert "Possible pneumonia — look: the 3 most suspicious of 5 — 1–3" in text
     assert "No pneumonia found: the 3 nearest the threshold of 31 — 1–3" in text
+
+
+def test_case_report_draws_grad_cam_as_the_viewer_does(tiny_classifier, tmp_path, monkeypatch):
+    """Warm colours only (no jet blue), scaled by the verdict's strength: the viewer's picture."""
+    from pneumo_desktop.core import pdf_pages
+    from pneumo_desktop.core.explain import gradcam
+    from pneumo_desktop.core.imaging import load_image
+    from pneumo_desktop.core.overlays import evidence_strength, gradcam_rgba
+
+    drawn = []
+    real_show_film = pdf_pages.show_film
+
+    def recording_show_film(ax, pixels, overlay=None):
+        drawn.append(overlay)
+        real_show_film(ax, pixels, overlay)
+
+    monkeypatch.setattr(pdf_pages, "show_film", recording_show_film)
+    film = tmp_path / "film.png"
+    Image.fromarray(synthetic_xray(np.random.default_rng(3), True, size=128)).save(film)
+    write_case_report(tmp_path / "case.pdf", film, tiny_classifier)
+
+    model_input = tiny_classifier.prepare(load_image(film))
+    prediction = tiny_classifier.classify(model_input)
+    strength = evidence_strength(prediction.probability, prediction.threshold)
+    assert drawn[0] is None  # the plain film
+    overlay = drawn[1]
+    np.testing.assert_array_equal(overlay, gradcam_rgba(gradcam(tiny_classifier, model_input),
+                                                        strength))
+    shown = overlay[..., 3] > 0
+    assert overlay[..., 3].max() <= np.ceil(255 * strength)
+    red, green, blue = (overlay[..., i][shown].astype(int) for i in range(3))
+    assert (red >= green).all() and (green >= blue).all()  # yellow → red, never blue
+
+
+def test_scan_report_thumbnails_draw_grad_cam_scaled_by_each_film_s_verdict(
+        scanned, tiny_classifier, tmp_path, monkeypatch):
+    from pneumo_desktop.core import scan_report
+    from pneumo_desktop.core.overlays import evidence_strength
+
+    drawn = []
+    real_show_film = scan_report.show_film
+    monkeypatch.setattr(scan_report, "show_film", lambda ax, pixels, overlay=None: (
+        drawn.append(overlay), real_show_film(ax, pixels, overlay)))
+    info, results = scanned
+    write_scan_report(tmp_path / "scan.pdf", info, results, tiny_classifier)
+    classified = [r for r in results if r.band is not None]
+    assert len(drawn) == len(classified) and all(o.dtype == np.uint8 for o in drawn)
+    # Each thumbnail as bright as its own verdict allows, never more.
+    ceilings = sorted(np.ceil(255 * evidence_strength(r.probability, r.threshold))
+                      for r in classified)
+    brightest = sorted(int(o[..., 3].max()) for o in drawn)
+    assert all(shown <= ceiling for shown, ceiling in zip(brightest, ceilings, strict=True))
