@@ -237,9 +237,10 @@ def _thumbnail_page(figure: Figure, band: Band, rows: list, first: int, shown: i
     figure.text(0.06, 0.955, f"{band.wording}: the {shown} {which} of {count} — {first}–{last}",
                 fontsize=12, weight="bold", color=BAND_COLOURS[band])
     note = GRADCAM_NOTE if classifier is not None else "No model given: no Grad-CAM overlay."
-    figure.text(0.06, 0.935, note, fontsize=7.5, color="#444444")
+    figure.text(0.06, 0.943, textwrap.fill(note, 140), fontsize=7.5, color="#444444", va="top")
     axes = figure.subplots(*GRID, squeeze=False).ravel()
-    figure.subplots_adjust(left=0.05, right=0.95, top=0.9, bottom=0.07, hspace=0.3, wspace=0.1)
+    figure.subplots_adjust(left=0.05, right=0.95, top=0.885, bottom=0.07, hspace=0.3,
+                           wspace=0.1)
     for ax, result in zip(axes, rows, strict=False):
         _thumbnail(ax, result, classifier)
     for ax in axes[len(rows):]:
