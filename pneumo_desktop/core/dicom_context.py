@@ -22,9 +22,10 @@ import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pydicom.dataset import Dataset
-from pydicom.valuerep import DA, TM
+if TYPE_CHECKING:  # pydicom itself only where a value is parsed: the viewer imports this
+    from pydicom.dataset import Dataset  # module at start, before any DICOM is opened
 
 _DAYS_PER_YEAR = 365.2425
 _AGE_UNITS_IN_YEARS = {"D": 1 / _DAYS_PER_YEAR, "W": 7 / _DAYS_PER_YEAR, "M": 1 / 12, "Y": 1.0}
@@ -149,6 +150,8 @@ def _text(ds: Dataset, keyword: str) -> str:
 
 def parse_date(text: str) -> dt.date | None:
     """A DICOM DA value ("20240131", or the old "2024.01.31") as a date; None if not one."""
+    from pydicom.valuerep import DA
+
     text = (text or "").strip()
     try:
         value = DA(text) if text else None
@@ -158,6 +161,8 @@ def parse_date(text: str) -> dt.date | None:
 
 
 def _time(ds: Dataset, keyword: str) -> dt.time | None:
+    from pydicom.valuerep import TM
+
     text = _text(ds, keyword)
     try:
         value = TM(text) if text else None

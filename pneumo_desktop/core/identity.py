@@ -11,10 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import pydicom
-from pydicom.errors import InvalidDicomError
-
-from .dicom import is_dicom_file
+from .dicom_preamble import is_dicom_file
 
 
 @dataclass(frozen=True)
@@ -46,6 +43,9 @@ def sop_instance_uid(path: str | os.PathLike[str]) -> str | None:
     is_dicom = is_dicom_file(path)
     if not is_dicom and path.suffix.lower() not in (".dcm", ".dicom"):
         return None
+    import pydicom  # here, not at import: the app's window imports this module at start
+    from pydicom.errors import InvalidDicomError
+
     try:
         dataset = pydicom.dcmread(
             path, stop_before_pixels=True, force=not is_dicom,

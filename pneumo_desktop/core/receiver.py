@@ -22,9 +22,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
-from pynetdicom.sop_class import Verification
-
 from .files import PARTIAL_SUFFIX, write_bytes_atomically
 
 log = logging.getLogger(__name__)
@@ -81,6 +78,11 @@ class StorageReceiver:
         stale = remove_stale_partials(self.folder)
         if stale:
             log.warning("removed %d incomplete file(s) left by an earlier receiver", stale)
+        # pynetdicom (and pydicom under it) only once a receiver starts: the app's window
+        # imports this module for its settings, and ~0.45 s of imports would delay every start.
+        from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+        from pynetdicom.sop_class import Verification
+
         ae = AE(ae_title=self.config.ae_title)
         for context in AllStoragePresentationContexts:
             ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
@@ -135,6 +137,8 @@ class StorageReceiver:
     def _on_closed(self, event) -> None:
         with self._lock:
             count = self._stored_by_association.pop(id(event.assoc), 0)
+        from pynetdicom import evt
+
         how = "released" if event.event is evt.EVT_RELEASED else "aborted"
         log.info("association from %s %s: %d object(s) stored", self._peer(event), how, count)
 
