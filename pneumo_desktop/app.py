@@ -89,10 +89,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.self_test:
         return self_test(args.models_dir)
 
-    from .platform_check import qt_platform_problem, report_platform_problem
+    from .platform_check import qt_import_problem, qt_platform_problem, report_platform_problem
 
     if (platform_problem := qt_platform_problem()) is not None:
         return report_platform_problem(platform_problem)  # instead of Qt aborting the process
+    try:
+        return _start(args)
+    except ImportError as error:  # a Qt module whose system library is missing (QtNetwork's
+        problem = qt_import_problem(error)  # libgssapi_krb5, say): the package, not a traceback
+        if problem is None:
+            raise
+        return report_platform_problem(problem)
+
+
+def _start(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
     from .core.store import default_db_path

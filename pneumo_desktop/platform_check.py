@@ -152,8 +152,8 @@ def describe_missing(missing: list[str], loader_message: str) -> str:
     packages = sorted({QT_SYSTEM_LIBRARIES[name] for name in known})
     unknown = [name for name in missing if name not in QT_SYSTEM_LIBRARIES]
     lines = [
-        "Pneumo Desktop cannot open its window: system libraries that Qt needs to draw on the "
-        "screen (X11/xcb) are missing or damaged:",
+        "Pneumo Desktop cannot open its window: system libraries that Qt needs (to draw on "
+        "the screen with X11/xcb, or for its other modules) are missing or damaged:",
         "    " + ", ".join(missing or ["(see the loader's message below)"]),
     ]
     if packages:
@@ -166,6 +166,17 @@ def describe_missing(missing: list[str], loader_message: str) -> str:
         lines += [f"The system loader said: {loader_message}"]
     lines += ["The headless scanner (pneumo-scan) and --self-test work without them."]
     return "\n".join(lines)
+
+
+def qt_import_problem(error: ImportError,
+                      load: Callable[[str], str | None] = load_error) -> str | None:
+    """What to tell the user when importing a Qt module failed because a shared library could
+    not be loaded (the xcb check cannot see those: QtNetwork's ``libgssapi_krb5``, say); None
+    for any other ImportError, which stays a bug to report with its traceback."""
+    message = str(error)
+    if not re.search(r"lib[\w.+-]+?\.so", message):
+        return None
+    return describe_missing(missing_libraries(message, load), message)
 
 
 def qt_platform_problem(environ: Mapping[str, str] | None = None) -> str | None:

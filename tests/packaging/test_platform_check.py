@@ -21,6 +21,7 @@ from pneumo_desktop.platform_check import (
     describe_missing,
     missing_libraries,
     needs_xcb_check,
+    qt_import_problem,
     qt_platform_problem,
 )
 from tests.conftest import REPO_ROOT
@@ -65,6 +66,15 @@ def test_missing_libraries_names_each_failing_library_and_the_loader_s_own():
     message = describe_missing(missing, "libfoo-bar.so.3: cannot open shared object file")
     assert "sudo apt-get install libxcb-cursor0 libxcb-icccm4" in message
     assert "libfoo-bar.so.3: cannot open" in message  # unknown to the table: the loader's words
+
+
+def test_an_import_error_of_a_missing_library_names_its_package_and_others_stay_bugs():
+    error = ImportError("/lib/x86_64-linux-gnu/libgssapi_krb5.so.2: file too short")
+    message = qt_import_problem(error, load=lambda name: None)
+    assert "libgssapi_krb5.so.2" in message
+    assert "sudo apt-get install libgssapi-krb5-2" in message
+    assert qt_import_problem(ImportError("cannot import name 'QFoo' from 'PySide6.QtCore'"),
+                             load=lambda name: None) is None
 
 
 def test_no_problem_when_qt_does_not_use_xcb():
@@ -120,11 +130,16 @@ def _hidden_library_command(library: Path, empty: Path, command: list[str]) -> l
 
 
 def hidden_xcb_cursor_run(command: list[str], tmp_path: Path, **env: str):
-    """Run ``command`` with libxcb-cursor hidden; skip (fail under CI) where that cannot be
-    done here."""
+    """Run ``command`` with libxcb-cursor hidden (see :func:`hidden_library_run`)."""
+    return hidden_library_run("xcb-cursor", command, tmp_path, QT_QPA_PLATFORM="xcb", **env)
+
+
+def hidden_library_run(name: str, command: list[str], tmp_path: Path, **env: str):
+    """Run ``command`` with the system library ``name`` (as ``find_library`` takes it) hidden;
+    skip (fail under CI) where that cannot be done here."""
     require_tool("unshare", "util-linux")
-    found = ctypes.util.find_library("xcb-cursor")
-    require(found is not None, "libxcb-cursor0 is not installed")
+    found = ctypes.util.find_library(name)
+    require(found is not None, f"lib{name} is not installed")
     library = next(
         (Path(d) / found).resolve()
         for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib")
@@ -139,7 +154,7 @@ def hidden_xcb_cursor_run(command: list[str], tmp_path: Path, **env: str):
         text=True,
         timeout=120,
         cwd=tmp_path,
-        env=app_env(HOME=str(tmp_path), QT_QPA_PLATFORM="xcb", **env),
+        env=app_env(HOME=str(tmp_path), **env),
     )
 
 
@@ -155,6 +170,19 @@ def test_app_names_the_missing_package_instead_of_aborting(tmp_path):
     assert "libxcb-cursor.so.0" in done.stderr
     assert "sudo apt-get install libxcb-cursor0" in done.stderr
     assert "Could not load the Qt platform plugin" not in done.stderr  # Qt never got that far
+
+
+def test_a_missing_qt_network_library_is_named_not_a_traceback(tmp_path):
+    """QtNetwork (one app at a time) links libgssapi_krb5, which the xcb check never loads:
+    without it, the import fails and the user is told the package, with status 1."""
+    done = hidden_library_run(
+        "gssapi_krb5",
+        [sys.executable, "-m", "pneumo_desktop.app", "--db", str(tmp_path / "r.sqlite3")],
+        tmp_path, PYTHONPATH=str(REPO_ROOT), QT_QPA_PLATFORM="offscreen",
+    )  # fmt: skip
+    assert done.returncode == platform_check.PLATFORM_UNAVAILABLE_EXIT, done.stderr
+    assert "sudo apt-get install libgssapi-krb5-2" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_real_app_opens_its_window_on_xcb(xvfb_display, tmp_path):
