@@ -22,7 +22,14 @@ from PySide6.QtGui import (
     QDragEnterEvent,
     QDropEvent,
 )
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QTabWidget,
+)
 
 from .. import runtime
 from ..core.imaging import SUPPORTED_SUFFIXES
@@ -171,16 +178,25 @@ class MainWindow(QMainWindow):
         self.full_screen_action = self._add_action(
             view_menu, "&Full screen (panels hidden)", "full_screen",
             lambda: self.set_full_screen(not self.isFullScreen()))
-        help_menu = self.menuBar().addMenu("&Help")
+        help_menu = self.help_menu = self.menuBar().addMenu("&Help")
         self._add_action(help_menu, "&Keyboard shortcuts", "shortcuts", self.show_shortcuts)
         self.open_log_action = self._add_action(help_menu, "Open &log folder", "",
                                                 self.open_log_folder)
 
-    def add_menu_action(self, menu, text, shortcut_name, slot) -> QAction:
-        """An entry of ``menu`` calling ``slot`` (for the parts that add their own)."""
-        return self._add_action(menu, text, shortcut_name, slot)
+    def add_menu(self, title: str) -> QMenu:
+        """A menu of its own for the parts that add one, placed before Help (Help stays last)."""
+        menu = QMenu(title, self)
+        self.menuBar().insertMenu(self.help_menu.menuAction(), menu)
+        return menu
 
-    def _add_action(self, menu, text, shortcut_name, slot) -> QAction:
+    def add_menu_action(self, menu, text, shortcut_name, slot, *,
+                        before: QAction | None = None) -> QAction:
+        """An entry of ``menu`` calling ``slot`` (for the parts that add their own), at the
+        end or ``before`` an entry."""
+        return self._add_action(menu, text, shortcut_name, slot, before=before)
+
+    def _add_action(self, menu, text, shortcut_name, slot, *,
+                    before: QAction | None = None) -> QAction:
         """A menu entry whose keys are the shortcut table's action ``shortcut_name`` ("" for
         none; a name not in the table is a KeyError, so Help cannot miss a key). The window
         holds the action too, so its keys work with the menus hidden."""
@@ -188,7 +204,10 @@ class MainWindow(QMainWindow):
         if shortcut_name:
             action.setShortcuts(shortcuts.key_sequences(shortcut_name))
         action.triggered.connect(slot)
-        menu.addAction(action)
+        if before is None:
+            menu.addAction(action)
+        else:
+            menu.insertAction(before, action)
         self.addAction(action)
         return action
 

@@ -66,8 +66,10 @@ class SiteFeatures(QObject):
         tabs.addTab(self.audit_view, "Audit trail")
         for widget, name, key in ((self.calibration_tab, "Site &calibration", "tab_calibration"),
                                   (self.audit_view, "Au&dit trail", "tab_audit")):
+            # With the other tabs, before Full screen.
             self.window.add_menu_action(self.window.view_menu, name, key,
-                                        lambda _=False, w=widget: tabs.setCurrentWidget(w))
+                                        lambda _=False, w=widget: tabs.setCurrentWidget(w),
+                                        before=self.window.full_screen_action)
 
     def _add_status_labels(self) -> None:
         bar = self.window.statusBar()
@@ -83,7 +85,7 @@ class SiteFeatures(QObject):
         self.watch_label.hide()
 
     def _add_menu(self) -> None:
-        menu = self.window.menuBar().addMenu("&Site")
+        menu = self.window.add_menu("&Site")
         add = self.window.add_menu_action
         self.watch_action = add(menu, "&Watch the scanned folder for new films", "",
                                 self.set_watch)
@@ -236,6 +238,6 @@ class SiteFeatures(QObject):
 
 def install_site_features(window: QMainWindow, db_path: Path) -> SiteFeatures:
     """Add the site features to ``window`` (a MainWindow: ``inference``, ``preferences``,
-    ``tabs``, ``view_menu``, ``add_menu_action``, ``batch_tab``, ``viewer_tab``,
-    ``modelReady``)."""
+    ``tabs``, ``view_menu``, ``full_screen_action``, ``add_menu``, ``add_menu_action``,
+    ``batch_tab``, ``viewer_tab``, ``modelReady``)."""
     return SiteFeatures(window, db_path)

@@ -66,6 +66,8 @@ def test_tabs_menu_and_status_bar_of_a_site_without_profile(
     window = _window(qtbot, tiny_models_dir, tmp_path, preferences)
     tabs = [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert tabs[3:] == ["Site calibration", "Audit trail"]
+    assert [a.text() for a in window.menuBar().actions()] == [
+        "&File", "&View", "&Site", "&Help"]  # Help stays last
     site_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Site")
     assert [a.text() for a in site_menu.actions() if a.text()] == [
         "&Watch the scanned folder for new films", "Write &DICOM result for this film",
@@ -76,6 +78,9 @@ def test_tabs_menu_and_status_bar_of_a_site_without_profile(
     assert site.receiver_label.text() == "Receiver off"
     assert not site.alert_label.isVisibleTo(window) and not site.watch_label.isVisibleTo(window)
     view_menu = window.view_menu
+    assert [a.text() for a in view_menu.actions()] == [
+        "&Viewer", "&Worklist", "&About / Validation", "Site &calibration", "Au&dit trail",
+        "&Full screen (panels hidden)"]  # the tabs together, in the tab bar's order
     [audit] = [a for a in view_menu.actions() if a.text() == "Au&dit trail"]
     audit.trigger()
     assert window.tabs.currentWidget() is site.audit_view
