@@ -4,7 +4,8 @@ each band, so borderline films are seen too and not only the most certain ones.
 
 ``anonymise`` leaves out patient names and IDs (the age and study date stay, as in the CSV).
 The bacterial/viral subtype is not a column: it is a secondary estimate, which the worklist
-shows only in a row's tooltip and the CSV keeps in its own columns.
+shows only in the verdict's tooltip and the preview pane, and the CSV keeps in its own
+columns.
 """
 
 from __future__ import annotations
