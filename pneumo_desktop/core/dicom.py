@@ -17,6 +17,7 @@ what to do, not as a damaged file.
 from __future__ import annotations
 
 import io
+import logging
 import struct
 from dataclasses import dataclass, field
 
@@ -49,6 +50,8 @@ from .dicom_preamble import (  # noqa: F401 - part of this module's interface
     is_dicom_file,
 )
 from .results import Reason
+
+log = logging.getLogger(__name__)
 
 # The compressed transfer syntaxes CR/DR units send, which the bundled decoders must read.
 COMPRESSED_SYNTAXES: tuple[UID, ...] = (
@@ -162,8 +165,7 @@ def decode_film(ds: Dataset) -> DicomFilm:
             arr = arr[0]  # multi-frame: the first frame is shown and classified
         photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip()
         if photometric in ("MONOCHROME1", "MONOCHROME2"):
-            arr = pydicom.pixels.apply_modality_lut(arr, ds)
-            arr = pydicom.pixels.apply_voi_lut(arr, ds)  # no VOI/window: unchanged -> min..max
+            arr = _grey_values(arr, ds)
         else:
             if photometric == "PALETTE COLOR":
                 arr = pydicom.pixels.apply_color_lut(arr, ds)
@@ -187,6 +189,25 @@ def available_decoders() -> dict[UID, tuple[str, ...]]:
 
 
 # --------------------------------------------------------------------------- internals
+
+
+def _grey_values(stored: np.ndarray, ds: Dataset) -> np.ndarray:
+    """The modality LUT (rescale), then the VOI LUT or window; none of it: unchanged, shown
+    over min..max. Units send malformed ones (a window width of 0, text where a number
+    belongs, an unknown VOI function): those are ignored with a warning, not the film. A
+    broken rescale drops the window too, since the window is in the rescaled units."""
+    try:
+        values = pydicom.pixels.apply_modality_lut(stored, ds)
+    except _PARSE_ERRORS as exc:
+        log.warning("ignored the film's malformed rescale and window (%s): shown over its "
+                    "full range", exc)
+        return stored
+    try:
+        return pydicom.pixels.apply_voi_lut(values, ds)
+    except _PARSE_ERRORS as exc:
+        log.warning("ignored the film's malformed window or VOI LUT (%s): shown over its "
+                    "full range", exc)
+        return values
 
 
 def _transfer_syntax(ds: Dataset) -> UID:
