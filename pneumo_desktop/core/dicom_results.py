@@ -32,11 +32,15 @@ import pydicom
 from highdicom.coding_schemes import CodingSchemeIdentificationItem
 from PIL import Image, ImageDraw, ImageFont
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.valuerep import TM
 
 from .. import __version__
+from .dicom_context import parse_date
+from .dicom_preamble import is_dicom_file
 from .files import write_bytes_atomically
 from .identity import ModelIdentity
 from .results import Band, Prediction, ReviewMark, Status, ThresholdSource, Verdict
@@ -113,13 +117,15 @@ def write_dicom_results(
             raise DicomResultError(
                 f"DICOM results must go outside the scanned folder, not into {out_dir}"
             )
+    source = with_patient_and_study(_read_header(source_path))
     try:
-        source = pydicom.dcmread(source_path, stop_before_pixels=True)
-    except (OSError, pydicom.errors.InvalidDicomError) as error:
-        raise DicomResultError(f'"{source_path.name}" is not a readable DICOM file') from error
-    source = with_patient_and_study(source)
-    sc = secondary_capture(source, prediction, model, overlay_rgb, review)
-    sr = structured_report(source, prediction, model, review)
+        sc = secondary_capture(source, prediction, model, overlay_rgb, review)
+        sr = structured_report(source, prediction, model, review)
+    except DicomResultError:
+        raise
+    except (ValueError, TypeError) as error:  # highdicom refuses a value it cannot carry
+        raise DicomResultError(f'the header of "{source_path.name}" has a value a DICOM '
+                               f"result cannot carry: {error}") from error
     folder = out_dir / str(source.StudyInstanceUID)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -129,6 +135,20 @@ def write_dicom_results(
         paths.append(write_bytes_atomically(
             folder / f"{source.SOPInstanceUID}.{kind}.dcm", buffer.getvalue()))
     return DicomResultFiles(*paths)
+
+
+def _read_header(path: Path) -> Dataset:
+    """The film's header; like :func:`~.imaging.load_image`, a ``.dcm`` without the 128-byte
+    preamble (old units wrote them) is read too."""
+    has_preamble = is_dicom_file(path)
+    try:
+        source = pydicom.dcmread(path, stop_before_pixels=True, force=not has_preamble)
+    except (OSError, ValueError, EOFError, pydicom.errors.InvalidDicomError) as error:
+        raise DicomResultError(f'"{path.name}" is not a readable DICOM file') from error
+    # A forced read of another format "succeeds" with nonsense tags: demand a real group.
+    if not any(tag.group in (0x0008, 0x0010, 0x0020) for tag in source.keys()):
+        raise DicomResultError(f'"{path.name}" is not a readable DICOM file')
+    return source
 
 
 def _check(source: Dataset, prediction: Prediction) -> None:
@@ -149,14 +169,36 @@ _PATIENT_AND_STUDY = ("PatientName", "PatientID", "PatientBirthDate", "PatientSe
 
 
 def with_patient_and_study(source: Dataset) -> Dataset:
-    """A copy of the film's header with every attribute of ``_PATIENT_AND_STUDY`` present."""
+    """A copy of the film's header with every attribute of ``_PATIENT_AND_STUDY`` present;
+    a sex, date or time the standard does not allow (units write "X", "20241399", "25:99")
+    is left empty rather than refused, so the result still reaches the patient's record."""
     header = Dataset()
     header.update(source)
     header.file_meta = getattr(source, "file_meta", Dataset())
     for keyword in _PATIENT_AND_STUDY:
         if keyword not in header:
             setattr(header, keyword, None)
+    sex = str(header.PatientSex or "").strip().upper()
+    header.PatientSex = sex if sex in ("M", "F", "O") else None
+    for keyword in ("PatientBirthDate", "StudyDate"):
+        date = parse_date(str(header[keyword].value or ""))
+        setattr(header, keyword, date.strftime("%Y%m%d") if date else None)
+    if _time(str(header.StudyTime or "")) is None:
+        header.StudyTime = None
+    charsets = header.get("SpecificCharacterSet")
+    if charsets == "ISO_IR 6":  # the default repertoire, stated: highdicom wants it unstated
+        del header.SpecificCharacterSet
+    elif isinstance(charsets, MultiValue) and charsets and not charsets[0]:
+        # "\\ISO 2022 IR 87" (Japanese): the empty first value is the default, ISO 2022 IR 6
+        header.SpecificCharacterSet = ["ISO 2022 IR 6", *charsets[1:]]
     return header
+
+
+def _time(text: str) -> TM | None:
+    try:
+        return TM(text.strip()) if text.strip() else None
+    except ValueError:
+        return None
 
 
 def _series_uid(source: Dataset, kind: str) -> str:

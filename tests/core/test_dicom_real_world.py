@@ -3,10 +3,16 @@ modalities write them (the tests patch the bytes, since pydicom refuses to write
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
+import pydicom
 import pytest
 
+from pneumo_desktop.core.dicom_results import DicomResultError, write_dicom_results
+from pneumo_desktop.core.identity import ModelIdentity
 from pneumo_desktop.core.imaging import load_image_bytes
+from pneumo_desktop.core.results import OperatingPoint, Prediction
 from tests.dicom_films import make_dicom
 
 # The films carry malformed values on purpose; pydicom warns about each.
@@ -55,3 +61,69 @@ def test_a_malformed_rescale_is_ignored_with_the_window_that_depends_on_it():
 def test_a_malformed_window_on_monochrome1_still_shows_bone_white():
     data = make_dicom(None, STORED, photometric="MONOCHROME1", WindowCenter=1, WindowWidth=0)
     np.testing.assert_array_equal(pixels(data), 255 - pixels(make_dicom(None, STORED)))
+
+
+# --------------------------------------------------------------------------- SC and SR results
+
+MODEL = ModelIdentity("cnn_deep_aug", "1.2.0", "0123456789abcdef" * 4)
+PREDICTION = Prediction.under(OperatingPoint(threshold=0.043, likely_threshold=0.6), 0.5)
+JAPANESE = {"SpecificCharacterSet": ["", "ISO 2022 IR 87"],
+            "PatientName": "Yamada^Tarou=山田^太郎=やまだ^たろう"}
+
+
+def results_of(tmp_path, data: bytes, name: str = "film.dcm"):
+    """The SC and SR written for the film ``data``, read back."""
+    (tmp_path / "films").mkdir(exist_ok=True)
+    film = tmp_path / "films" / name
+    film.write_bytes(data)
+    files = write_dicom_results(film, PREDICTION, MODEL, np.zeros((32, 48, 3), np.uint8),
+                                tmp_path / "results")
+    return pydicom.dcmread(files.secondary_capture), pydicom.dcmread(files.structured_report)
+
+
+@pytest.mark.parametrize(
+    ("data", "keyword"),
+    [
+        (make_dicom(None, STORED, PatientSex="X"), "PatientSex"),
+        (patched(b"20240131", b"20241399"), "StudyDate"),
+        (patched(b"20200101", b"2020-1-1", PatientBirthDate="20200101"), "PatientBirthDate"),
+        (patched(b"101500", b"25:99 "), "StudyTime"),
+    ],
+    ids=["sex X", "study date month 13", "birth date with dashes", "study time 25:99"],
+)
+def test_a_malformed_patient_or_study_value_is_left_empty_in_the_results(tmp_path, data,
+                                                                         keyword):
+    # The results still belong to the film's patient and study (the UIDs and ID link them).
+    for result in results_of(tmp_path, data):
+        assert result.PatientID == "P-0042" and keyword in result and not result[keyword].value
+        assert result.StudyInstanceUID == pydicom.dcmread(io.BytesIO(data)).StudyInstanceUID
+
+
+def test_lower_case_sex_and_an_old_style_date_are_carried_in_standard_form(tmp_path):
+    data = make_dicom(None, STORED, PatientSex="f", PatientBirthDate="2020.01.05")
+    for result in results_of(tmp_path, data):
+        assert (result.PatientSex, result.PatientBirthDate) == ("F", "20200105")
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [JAPANESE, {"SpecificCharacterSet": "ISO_IR 6", "PatientName": "Doe^Jane"}],
+    ids=["japanese ISO 2022", "ISO_IR 6 stated"],
+)
+def test_results_keep_the_patient_name_in_any_character_set(tmp_path, attrs):
+    for result in results_of(tmp_path, make_dicom(None, STORED, **attrs)):
+        assert str(result.PatientName) == attrs["PatientName"]
+
+
+def test_a_film_without_preamble_gets_its_results_like_any_film(tmp_path):
+    # load_image reads such old .dcm files; their results must not say "not readable".
+    sc, sr = results_of(tmp_path, make_dicom(None, STORED, preamble=False), "old.dcm")
+    assert sc.PatientID == sr.PatientID == "P-0042"
+
+
+def test_a_value_no_result_can_carry_is_a_clear_error_not_a_crash(tmp_path):
+    # "ISO_IR100" (no space): pydicom reads the name anyway, highdicom refuses to write it.
+    # pneumo-scan --dicom-out reports a DicomResultError for the film and goes on.
+    data = make_dicom(None, STORED, SpecificCharacterSet="ISO_IR100")
+    with pytest.raises(DicomResultError, match=r'header of "film.dcm" .*ISO_IR100'):
+        results_of(tmp_path, data)
