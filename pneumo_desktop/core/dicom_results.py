@@ -43,6 +43,7 @@ from .dicom_context import parse_date
 from .dicom_preamble import is_dicom_file
 from .files import write_bytes_atomically
 from .identity import ModelIdentity
+from .receiver import is_uid
 from .results import Band, Prediction, ReviewMark, Status, ThresholdSource, Verdict
 
 MANUFACTURER = "pneumo_desktop"
@@ -160,6 +161,10 @@ def _check(source: Dataset, prediction: Prediction) -> None:
     if missing:
         raise DicomResultError(f"the film lacks {', '.join(missing)}: a result could not be "
                                "linked to its study")
+    for key in ("StudyInstanceUID", "SOPInstanceUID"):  # they name the result's files
+        if not is_uid(str(source[key].value)):
+            raise DicomResultError(f"the film's {key} {str(source[key].value)[:64]!r} is not a "
+                                   "valid UID (digits and dots): no result is written for it")
 
 
 # Patient and study attributes a result must carry (type 2: present, possibly empty). Films

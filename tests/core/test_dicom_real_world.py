@@ -21,10 +21,10 @@ STORED = np.linspace(0, 4095, 32 * 48).reshape(32, 48).astype(np.uint16)
 
 
 def patched(old: bytes, new: bytes, **attrs) -> bytes:
-    """A film whose value ``old`` (written through ``attrs``) is replaced by ``new`` in the
-    file's bytes, as a modality that ignores the standard would have written it."""
+    """A film whose value ``old`` (written through ``attrs``; the file meta may repeat it) is
+    replaced by ``new`` in the file's bytes, as a unit that ignores the standard writes it."""
     data = make_dicom(None, STORED, **attrs)
-    assert len(old) == len(new) and data.count(old) == 1
+    assert len(old) == len(new) and data.count(old) in (1, 2)
     return data.replace(old, new)
 
 
@@ -127,3 +127,17 @@ def test_a_value_no_result_can_carry_is_a_clear_error_not_a_crash(tmp_path):
     data = make_dicom(None, STORED, SpecificCharacterSet="ISO_IR100")
     with pytest.raises(DicomResultError, match=r'header of "film.dcm" .*ISO_IR100'):
         results_of(tmp_path, data)
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value"),
+    [("StudyInstanceUID", b"..////////////"), ("SOPInstanceUID", b"../../evil.dcm"),
+     ("SOPInstanceUID", b"1.2.3.4.5.abcd")],
+    ids=["study up two", "instance up two", "letters"],
+)
+def test_a_film_uid_that_is_not_a_uid_names_no_file(tmp_path, keyword, value):
+    # The results are named by the film's UIDs: "../.." would write them anywhere.
+    data = patched(b"1.2.3.4.5.6.78", value, **{keyword: "1.2.3.4.5.6.78"})
+    with pytest.raises(DicomResultError, match=f"{keyword} .* is not a valid UID"):
+        results_of(tmp_path, data)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["film.dcm", "films"]
