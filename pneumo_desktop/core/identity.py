@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,14 +45,18 @@ def sop_instance_uid(path: str | os.PathLike[str]) -> str | None:
     if not is_dicom and path.suffix.lower() not in (".dcm", ".dicom"):
         return None
     import pydicom  # here, not at import: the app's window imports this module at start
-    from pydicom.errors import InvalidDicomError
+    from pydicom.errors import BytesLengthException, InvalidDicomError
 
     try:
         dataset = pydicom.dcmread(
             path, stop_before_pixels=True, force=not is_dicom,
             specific_tags=["SOPInstanceUID"],
         )
-    except (OSError, InvalidDicomError, ValueError, EOFError):
+    except (OSError, InvalidDicomError, ValueError, EOFError, BytesLengthException,
+            struct.error):  # a file cut short (a broken copy) fails in any of these
+        return None
+    raw = dataset.get_item(0x00080018)  # SOP Instance UID, as read: before any conversion
+    if raw is None or len(raw.value or b"") < raw.length:  # the file ends inside the value
         return None
     uid = dataset.get("SOPInstanceUID")
     return str(uid) if uid else None

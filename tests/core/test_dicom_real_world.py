@@ -10,7 +10,7 @@ import pydicom
 import pytest
 
 from pneumo_desktop.core.dicom_results import DicomResultError, write_dicom_results
-from pneumo_desktop.core.identity import ModelIdentity
+from pneumo_desktop.core.identity import ModelIdentity, sop_instance_uid
 from pneumo_desktop.core.imaging import load_image_bytes
 from pneumo_desktop.core.results import OperatingPoint, Prediction
 from tests.dicom_films import make_dicom
@@ -141,3 +141,20 @@ def test_a_film_uid_that_is_not_a_uid_names_no_file(tmp_path, keyword, value):
     with pytest.raises(DicomResultError, match=f"{keyword} .* is not a valid UID"):
         results_of(tmp_path, data)
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["film.dcm", "films"]
+
+
+# --------------------------------------------------------------------------- identity
+
+
+def test_the_sop_instance_uid_of_a_film_cut_anywhere_is_none_not_a_crash(tmp_path):
+    # The audit trail asks for it when a review is saved: a film truncated since (a copy that
+    # broke, a full disk) must not stop the review. Cut inside the file meta and the dataset.
+    for preamble, cuts in ((True, range(130, 400, 3)), (False, range(4, 300, 3))):
+        whole = make_dicom(None, STORED, preamble=preamble)
+        uid = pydicom.dcmread(io.BytesIO(whole), force=True).SOPInstanceUID
+        for cut in cuts:
+            path = tmp_path / f"cut{cut}.dcm"
+            path.write_bytes(whole[:cut])
+            assert sop_instance_uid(path) in (None, uid)  # never a UID cut short
+        (tmp_path / "whole.dcm").write_bytes(whole)
+        assert sop_instance_uid(tmp_path / "whole.dcm") == uid
