@@ -25,7 +25,7 @@ import numpy as np
 import pydicom
 import pydicom.pixels
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.uid import (
     JPEG2000,
     UID,
@@ -95,6 +95,7 @@ _PARSE_ERRORS = (
     RuntimeError,
     NotImplementedError,
     struct.error,
+    BytesLengthException,  # a number element cut short (a file ending inside its meta)
 )
 
 
@@ -157,7 +158,7 @@ def frame_size(ds: Dataset) -> tuple[int, int]:
 
 def decode_film(ds: Dataset) -> DicomFilm:
     """Decode the first frame of ``ds`` into grey values; :class:`DicomError` when it can't."""
-    metadata = {k: str(ds.get(k)) for k in METADATA_TAGS if str(ds.get(k) or "").strip()}
+    metadata = {k: v for k in METADATA_TAGS if (v := _tag_text(ds, k))}
     try:
         tsuid = _transfer_syntax(ds)
         arr = _pixel_array(ds, tsuid)
@@ -208,6 +209,17 @@ def _grey_values(stored: np.ndarray, ds: Dataset) -> np.ndarray:
         log.warning("ignored the film's malformed window or VOI LUT (%s): shown over its "
                     "full range", exc)
         return values
+
+
+def _tag_text(ds: Dataset, keyword: str) -> str:
+    """A tag's value as text; "" when absent or unreadable (an unknown VR, a value of the
+    wrong length: a unit's bug costs that tag, not the film)."""
+    try:
+        value = ds.get(keyword)
+    except _PARSE_ERRORS as exc:
+        log.warning("ignored the film's unreadable %s (%s)", keyword, exc)
+        return ""
+    return str(value) if str(value or "").strip() else ""
 
 
 def _transfer_syntax(ds: Dataset) -> UID:

@@ -144,7 +144,12 @@ def _birthday(birth: dt.date, year: int) -> dt.date:
 
 
 def _text(ds: Dataset, keyword: str) -> str:
-    value = ds.get(keyword)
+    from pydicom.errors import BytesLengthException
+
+    try:
+        value = ds.get(keyword)
+    except (ValueError, TypeError, NotImplementedError, BytesLengthException):
+        return ""  # an unknown VR, a value of the wrong length: that tag is unknown
     return "" if value is None else str(value).strip()
 
 

@@ -4,6 +4,7 @@ modalities write them (the tests patch the bytes, since pydicom refuses to write
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pydicom
@@ -11,8 +12,9 @@ import pytest
 
 from pneumo_desktop.core.dicom_results import DicomResultError, write_dicom_results
 from pneumo_desktop.core.identity import ModelIdentity, sop_instance_uid
-from pneumo_desktop.core.imaging import load_image_bytes
-from pneumo_desktop.core.results import OperatingPoint, Prediction
+from pneumo_desktop.core.imaging import ImageLoadError, load_image_bytes
+from pneumo_desktop.core.results import OperatingPoint, Prediction, Reason, Status
+from pneumo_desktop.core.scan import scan_files
 from tests.dicom_films import make_dicom
 
 # The films carry malformed values on purpose; pydicom warns about each.
@@ -61,6 +63,42 @@ def test_a_malformed_rescale_is_ignored_with_the_window_that_depends_on_it():
 def test_a_malformed_window_on_monochrome1_still_shows_bone_white():
     data = make_dicom(None, STORED, photometric="MONOCHROME1", WindowCenter=1, WindowWidth=0)
     np.testing.assert_array_equal(pixels(data), 255 - pixels(make_dicom(None, STORED)))
+
+
+def test_a_file_cut_inside_its_file_meta_is_truncated_not_a_crash():
+    # pydicom raises BytesLengthException there; the scan's per-film handling knows only
+    # ImageLoadError, so anything else ended the whole scan.
+    whole = make_dicom(None, STORED)
+    group_length = whole.index(b"\x02\x00\x00\x00UL") + 8  # the value of (0002,0000)
+    with pytest.raises(ImageLoadError) as info:
+        load_image_bytes(whole[:group_length + 1], "cut.dcm")
+    assert info.value.reason is Reason.TRUNCATED
+
+
+def test_a_patient_tag_pydicom_cannot_read_is_left_out_and_the_film_shown():
+    # A unit's bug (or one flipped byte) gives PatientSex an unknown VR, "QS".
+    whole = make_dicom(None, STORED, PatientAge="004Y")
+    at = whole.index(b"CS", whole.index(b"\x10\x00\x40\x00"))  # PatientSex's VR
+    image = load_image_bytes(whole[:at] + b"QS" + whole[at + 2:], "film.dcm")
+    np.testing.assert_array_equal(image.pixels, pixels(whole))
+    assert "PatientSex" not in image.metadata and image.metadata["PatientAge"] == "004Y"
+    assert image.dicom.sex == "" and image.dicom.patient_id == "P-0042"
+
+
+def test_a_scan_over_such_films_gives_each_its_status_and_finishes(tmp_path, tiny_classifier):
+    whole = make_dicom(None, STORED)
+    group_length = whole.index(b"\x02\x00\x00\x00UL") + 8
+    at = whole.index(b"CS", whole.index(b"\x10\x00\x40\x00"))
+    films = {"cut.dcm": whole[:group_length + 1], "bad_vr.dcm": whole[:at] + b"QS" + whole[at + 2:],
+             "good.dcm": whole}
+    for name, data in films.items():
+        (tmp_path / name).write_bytes(data)
+    results = {Path(r.path).name: r for r in scan_files(sorted(tmp_path.iterdir()),
+                                                       tiny_classifier, batch_size=4)}
+    assert set(results) == set(films)
+    assert (results["cut.dcm"].status, results["cut.dcm"].reason) == (Status.ERROR,
+                                                                      Reason.TRUNCATED)
+    assert results["bad_vr.dcm"].status is results["good.dcm"].status is Status.OK
 
 
 # --------------------------------------------------------------------------- SC and SR results
