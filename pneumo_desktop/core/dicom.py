@@ -138,8 +138,14 @@ def read_dataset(data: bytes, *, has_preamble: bool) -> Dataset:
         raise DicomError(Reason.TRUNCATED, "DICOM file is truncated or damaged") from exc
     # A forced read of a non-DICOM file "succeeds" with nonsense tags: demand a real group.
     if not any(tag.group in (0x0008, 0x0010, 0x0020, 0x0028) for tag in ds.keys()):
+        if has_preamble and len(ds) == 0 and "MediaStorageSOPClassUID" in ds.file_meta:
+            # DICOM by its preamble and file meta, but pydicom gives an empty dataset: the
+            # file ends inside an encapsulated (compressed) element, a copy that broke off.
+            raise DicomError(Reason.TRUNCATED, "DICOM file is truncated or damaged")
         raise NotDicomError()
     if not any(keyword in ds for keyword in _PIXEL_KEYWORDS):
+        if "Rows" in ds:  # an image's header, then the file ends before its pixels
+            raise DicomError(Reason.TRUNCATED, "DICOM file is truncated or damaged")
         raise DicomError(
             Reason.NOT_IMAGE,
             "DICOM file contains no image (no pixel data); "

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from pydicom.uid import JPEG2000Lossless, JPEGLosslessSV1, RLELossless
 
 from pneumo_desktop.core.dicom_results import DicomResultError, write_dicom_results
 from pneumo_desktop.core.identity import ModelIdentity, sop_instance_uid
 from pneumo_desktop.core.imaging import ImageLoadError, load_image_bytes
 from pneumo_desktop.core.results import OperatingPoint, Prediction, Reason, Status
 from pneumo_desktop.core.scan import scan_files
-from tests.dicom_films import make_dicom
+from tests.dicom_films import compress_dicom, make_dicom
 
 # The films carry malformed values on purpose; pydicom warns about each.
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -99,6 +100,29 @@ def test_a_scan_over_such_films_gives_each_its_status_and_finishes(tmp_path, tin
     assert (results["cut.dcm"].status, results["cut.dcm"].reason) == (Status.ERROR,
                                                                       Reason.TRUNCATED)
     assert results["bad_vr.dcm"].status is results["good.dcm"].status is Status.OK
+
+
+@pytest.mark.parametrize("syntax", [JPEGLosslessSV1, JPEG2000Lossless, RLELossless],
+                         ids=["jpeg lossless", "jpeg 2000", "rle"])
+@pytest.mark.parametrize("missing", [10, 200])
+def test_a_compressed_film_cut_short_is_truncated_not_foreign(syntax, missing):
+    # A copy or a C-STORE that broke off: pydicom returns an empty dataset, which was called
+    # "not a valid DICOM file" (not_image), as if it were someone's holiday photo.
+    data = compress_dicom(make_dicom(None, STORED), syntax)
+    with pytest.raises(ImageLoadError, match="truncated or damaged") as info:
+        load_image_bytes(data[:-missing], "film.dcm")
+    assert info.value.reason is Reason.TRUNCATED
+
+
+def test_a_film_cut_before_its_pixel_data_is_truncated_not_a_report():
+    data = make_dicom(None, STORED)
+    with pytest.raises(ImageLoadError, match="truncated or damaged") as info:
+        load_image_bytes(data[:data.index(b"\xe0\x7f\x10\x00") - 8], "film.dcm")
+    assert info.value.reason is Reason.TRUNCATED
+    # A DICOM object that never had an image (a report) is still called one.
+    with pytest.raises(ImageLoadError, match="no pixel data") as info:
+        load_image_bytes(make_dicom(None, None), "report.dcm")
+    assert info.value.reason is Reason.NOT_IMAGE
 
 
 # --------------------------------------------------------------------------- SC and SR results
@@ -196,3 +220,15 @@ def test_the_sop_instance_uid_of_a_film_cut_anywhere_is_none_not_a_crash(tmp_pat
             assert sop_instance_uid(path) in (None, uid)  # never a UID cut short
         (tmp_path / "whole.dcm").write_bytes(whole)
         assert sop_instance_uid(tmp_path / "whole.dcm") == uid
+
+
+def test_a_dicomdir_opened_as_a_film_is_still_not_an_image(tmp_path):
+    from pydicom.fileset import FileSet
+
+    make_dicom(tmp_path / "film", STORED)
+    file_set = FileSet()
+    file_set.add(tmp_path / "film")
+    file_set.write(tmp_path / "disc")
+    with pytest.raises(ImageLoadError, match="not a valid DICOM file") as info:
+        load_image_bytes((tmp_path / "disc" / "DICOMDIR").read_bytes(), "DICOMDIR")
+    assert info.value.reason is Reason.NOT_IMAGE
