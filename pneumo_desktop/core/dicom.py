@@ -167,10 +167,10 @@ def decode_film(ds: Dataset) -> DicomFilm:
     metadata = {k: v for k in METADATA_TAGS if (v := _tag_text(ds, k))}
     try:
         tsuid = _transfer_syntax(ds)
+        photometric = _photometric(ds)
         arr = _pixel_array(ds, tsuid)
         if int(ds.get("NumberOfFrames") or 1) > 1:
             arr = arr[0]  # multi-frame: the first frame is shown and classified
-        photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip()
         if photometric in ("MONOCHROME1", "MONOCHROME2"):
             arr = _grey_values(arr, ds)
         else:
@@ -215,6 +215,18 @@ def _grey_values(stored: np.ndarray, ds: Dataset) -> np.ndarray:
         log.warning("ignored the film's malformed window or VOI LUT (%s): shown over its "
                     "full range", exc)
         return values
+
+
+def _photometric(ds: Dataset) -> str:
+    """The Photometric Interpretation, upper case; MONOCHROME2 for a grey film that leaves it
+    out or empty (old units did). Written back, so that pydicom decodes the film with it."""
+    stated = ds.get("PhotometricInterpretation")
+    photometric = str(stated or "").strip().upper()
+    if not photometric and int(ds.get("SamplesPerPixel") or 1) == 1:
+        photometric = "MONOCHROME2"
+    if photometric and photometric != stated:
+        ds.PhotometricInterpretation = photometric
+    return photometric
 
 
 def _tag_text(ds: Dataset, keyword: str) -> str:

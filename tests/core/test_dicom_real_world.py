@@ -232,3 +232,18 @@ def test_a_dicomdir_opened_as_a_film_is_still_not_an_image(tmp_path):
     with pytest.raises(ImageLoadError, match="not a valid DICOM file") as info:
         load_image_bytes((tmp_path / "disc" / "DICOMDIR").read_bytes(), "DICOMDIR")
     assert info.value.reason is Reason.NOT_IMAGE
+
+
+@pytest.mark.parametrize("preamble", [True, False], ids=["part 10", "old bare .dcm"])
+def test_a_grey_film_without_photometric_interpretation_is_read_as_monochrome2(preamble):
+    # Old units (ACR-NEMA era) leave it empty; the decoder took a missing one as MONOCHROME2
+    # in its own code, but pydicom refused the film first ("truncated or damaged").
+    reference = pixels(make_dicom(None, STORED))
+    data = make_dicom(None, STORED, PhotometricInterpretation=None, preamble=preamble)
+    np.testing.assert_array_equal(pixels(data), reference)
+
+
+def test_a_lower_case_photometric_interpretation_is_read_as_written():
+    reference = pixels(make_dicom(None, STORED, photometric="MONOCHROME1"))
+    np.testing.assert_array_equal(
+        pixels(make_dicom(None, STORED, photometric="monochrome1 ")), reference)
