@@ -43,6 +43,12 @@ def is_uid(text: object) -> bool:
     return isinstance(text, str) and len(text) <= 64 and _UID.fullmatch(text) is not None
 
 
+def is_ae_title(text: object) -> bool:
+    """1 to 16 printable ASCII characters, not all spaces, no backslash (PS3.5 AE)."""
+    return (isinstance(text, str) and 0 < len(text) <= 16 and bool(text.strip())
+            and text.isascii() and text.isprintable() and "\\" not in text)
+
+
 @dataclass(frozen=True)
 class ReceiverConfig:
     folder: Path

@@ -307,6 +307,10 @@ def test_pneumo_scan_dicom_out_writes_results_of_dicom_films_and_sends_them(
         (["--pacs", "PACS@host:104"], "--pacs needs --dicom-out"),
         (["--dicom-out", "{folder}/results"], "--dicom-out must be outside FOLDER"),
         (["--dicom-out", "{tmp}/r", "--pacs", "PACS:104"], "--pacs must look like"),
+        # pynetdicom raised ValueError on these at the first send, mid-scan, ending the run
+        (["--dicom-out", "{tmp}/r", "--pacs", "RADIOLOGY_ARCHIVE@pacs:104"], "not an AE title"),
+        (["--dicom-out", "{tmp}/r", "--pacs", "PACS\\1@pacs:104"], "not an AE title"),
+        (["--dicom-out", "{tmp}/r", "--pacs", "  @pacs:104"], "not an AE title"),
         (["--watch", "--settle", "-1"], "--settle must be"),
     ],
 )
