@@ -49,8 +49,13 @@ def send_to_pacs(paths: Sequence[Path], node: DicomNode, *, calling_ae: str = DE
                              "association (check its address, port and AE title, and that "
                              f"it accepts {calling_ae})")
     failed = []
+    accepted = {str(context.abstract_syntax) for context in assoc.accepted_contexts}
     try:
         for path, dataset in zip(paths, datasets, strict=True):
+            if str(dataset.SOPClassUID) not in accepted:  # e.g. a PACS that takes images only
+                failed.append(f"{Path(path).name} (the node does not accept "
+                              f"{dataset.SOPClassUID.name})")
+                continue
             status = assoc.send_c_store(dataset)
             code = status.get("Status") if status else None
             if code not in _SEND_OK:

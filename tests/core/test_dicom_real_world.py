@@ -12,6 +12,7 @@ import pytest
 from pydicom.uid import JPEG2000Lossless, JPEGLosslessSV1, RLELossless
 
 from pneumo_desktop.core.dicom_results import DicomResultError, write_dicom_results
+from pneumo_desktop.core.dicom_send import DicomNode, DicomSendError, send_to_pacs
 from pneumo_desktop.core.identity import ModelIdentity, sop_instance_uid
 from pneumo_desktop.core.imaging import ImageLoadError, load_image_bytes
 from pneumo_desktop.core.results import OperatingPoint, Prediction, Reason, Status
@@ -247,3 +248,32 @@ def test_a_lower_case_photometric_interpretation_is_read_as_written():
     reference = pixels(make_dicom(None, STORED, photometric="MONOCHROME1"))
     np.testing.assert_array_equal(
         pixels(make_dicom(None, STORED, photometric="monochrome1 ")), reference)
+
+
+# --------------------------------------------------------------------------- sending
+
+
+def test_a_pacs_that_refuses_sr_gets_the_sc_and_a_clear_error(tmp_path):
+    # Many PACS accept images only. pynetdicom's ValueError ("no presentation context")
+    # escaped send_to_pacs, which pneumo-scan --pacs does not catch: the run ended.
+    from pynetdicom import AE, evt
+    from pynetdicom.sop_class import SecondaryCaptureImageStorage
+
+    (tmp_path / "films").mkdir()
+    film = tmp_path / "films" / "film.dcm"
+    film.write_bytes(make_dicom(None, STORED))
+    files = write_dicom_results(film, PREDICTION, MODEL, np.zeros((32, 48, 3), np.uint8),
+                                tmp_path / "results")
+    stored = []
+    pacs = AE(ae_title="PACS")
+    pacs.add_supported_context(SecondaryCaptureImageStorage)
+    server = pacs.start_server(("127.0.0.1", 0), block=False, evt_handlers=[
+        (evt.EVT_C_STORE, lambda event: stored.append(event.request.AffectedSOPClassUID) or 0)])
+    try:
+        node = DicomNode("127.0.0.1", server.server_address[1], "PACS")
+        with pytest.raises(DicomSendError, match=r"sr\.dcm \(the node does not accept "
+                                                 r"Comprehensive SR Storage\)"):
+            send_to_pacs([files.secondary_capture, files.structured_report], node, timeout=10)
+    finally:
+        server.shutdown()
+    assert stored == [SecondaryCaptureImageStorage]
