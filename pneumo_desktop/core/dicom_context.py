@@ -9,8 +9,10 @@ Decisions:
 * **Dates and times are typed** (``datetime.date``/``time``) or ``None`` when absent or
   malformed: a broken tag must not stop the film from being shown.
 * **Age**: the modality's ``PatientAge`` (``004Y``, ``018M``, ``003W``, ``010D``) when it is
-  well formed, else computed from the birth date and the study date. Never from today's date:
-  an old film of a child who is now an adult must still read as a child's film.
+  well formed, else computed from the birth date and the study date (when the study date is
+  empty or malformed: the series, acquisition or content date, the day the film was taken).
+  Never from today's date: an old film of a child who is now an adult must still read as a
+  child's film.
 * **Pixel spacing** (mm per pixel, row then column): ``PixelSpacing`` when present (calibrated
   in the patient), else ``ImagerPixelSpacing`` (at the detector, so anatomy measures slightly
   large by the geometric magnification). :attr:`DicomContext.pixel_spacing_source` says which.
@@ -53,6 +55,7 @@ class DicomContext:
     view_position: str = ""  # "PA", "AP", "LL", ...
     pixel_spacing: tuple[float, float] | None = None  # mm per pixel: (row, column)
     pixel_spacing_source: str = ""  # "PixelSpacing", "ImagerPixelSpacing" or ""
+    taken_date: dt.date | None = None  # series/acquisition/content date: age without a study date
 
     @classmethod
     def from_dataset(cls, ds: Dataset) -> "DicomContext":
@@ -74,17 +77,24 @@ class DicomContext:
             view_position=_text(ds, "ViewPosition"),
             pixel_spacing=spacing,
             pixel_spacing_source=source,
+            taken_date=next(filter(None, (parse_date(_text(ds, keyword)) for keyword in
+                                          ("SeriesDate", "AcquisitionDate", "ContentDate"))),
+                            None),
         )
 
     @property
+    def _age_date(self) -> dt.date | None:
+        return self.study_date or self.taken_date
+
+    @property
     def age_years(self) -> float | None:
-        """Age at the study in years: from ``PatientAge``, else birth and study dates."""
+        """Age at the study in years: from ``PatientAge``, else the birth and study dates."""
         stated = parse_age(self.patient_age)
         if stated is not None:
             return stated
-        if self.birth_date is None or self.study_date is None:
+        if self.birth_date is None or self._age_date is None:
             return None
-        return _years_between(self.birth_date, self.study_date)
+        return _years_between(self.birth_date, self._age_date)
 
     @property
     def age_text(self) -> str:
@@ -92,16 +102,17 @@ class DicomContext:
         match = _AGE_PATTERN.match(self.patient_age)
         if match is not None:
             return f"{int(match.group(1))} {_AGE_LABELS[match.group(2).upper()]}"
-        if self.birth_date is None or self.study_date is None:
+        on = self._age_date
+        if self.birth_date is None or on is None:
             return ""
-        days = (self.study_date - self.birth_date).days
+        days = (on - self.birth_date).days
         if days < 0:
             return ""
         if days < 28:
             return f"{days} d"
         if days < 91:
             return f"{days // 7} wk"
-        months = _months_between(self.birth_date, self.study_date)
+        months = _months_between(self.birth_date, on)
         return f"{months} mo" if months < 24 else f"{months // 12} y"
 
     @property

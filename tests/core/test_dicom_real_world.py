@@ -15,6 +15,7 @@ from pneumo_desktop.core.dicom_results import DicomResultError, write_dicom_resu
 from pneumo_desktop.core.dicom_send import DicomNode, DicomSendError, send_to_pacs
 from pneumo_desktop.core.identity import ModelIdentity, sop_instance_uid
 from pneumo_desktop.core.imaging import ImageLoadError, load_image_bytes
+from pneumo_desktop.core.intended_use import outside_intended_age
 from pneumo_desktop.core.results import OperatingPoint, Prediction, Reason, Status
 from pneumo_desktop.core.scan import scan_files
 from tests.dicom_films import compress_dicom, make_dicom
@@ -277,3 +278,29 @@ def test_a_pacs_that_refuses_sr_gets_the_sc_and_a_clear_error(tmp_path):
     finally:
         server.shutdown()
     assert stored == [SecondaryCaptureImageStorage]
+
+
+# --------------------------------------------------------------------------- age
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [{"StudyDate": "", "AcquisitionDate": "20240131"},
+     {"StudyDate": None, "ContentDate": "20240131"},
+     {"SeriesDate": "20240131"}],  # and the study date (also 20240131) made 20241399
+    ids=["study date empty", "study date absent", "study date malformed"],
+)
+def test_age_comes_from_the_date_the_film_was_taken_when_the_study_date_is_missing(dates):
+    # An adult's film must still carry the outside-intended-use notice.
+    data = make_dicom(None, STORED, PatientBirthDate="19900115", **dates)
+    if "SeriesDate" in dates:
+        data = data.replace(b"20240131", b"20241399", 1)  # the study date comes first
+    context = load_image_bytes(data, "film.dcm").dicom
+    assert context.age_text == "34 y" and outside_intended_age(context.age_years)
+    assert context.study_date is None  # what the film says of its study is kept as it is
+
+
+def test_the_study_date_still_wins_over_the_acquisition_date():
+    data = make_dicom(None, STORED, PatientBirthDate="20200115", StudyDate="20240131",
+                      AcquisitionDate="20260131")
+    assert load_image_bytes(data, "film.dcm").dicom.age_text == "4 y"
