@@ -172,7 +172,7 @@ def decode_film(ds: Dataset) -> DicomFilm:
         if int(ds.get("NumberOfFrames") or 1) > 1:
             arr = arr[0]  # multi-frame: the first frame is shown and classified
         if photometric in ("MONOCHROME1", "MONOCHROME2"):
-            arr = _grey_values(arr, ds)
+            arr = _black_padding(_grey_values(arr, ds), arr, ds, photometric == "MONOCHROME1")
         else:
             if photometric == "PALETTE COLOR":
                 arr = pydicom.pixels.apply_color_lut(arr, ds)
@@ -215,6 +215,26 @@ def _grey_values(stored: np.ndarray, ds: Dataset) -> np.ndarray:
         log.warning("ignored the film's malformed window or VOI LUT (%s): shown over its "
                     "full range", exc)
         return values
+
+
+def _black_padding(values: np.ndarray, stored: np.ndarray, ds: Dataset,
+                   monochrome1: bool) -> np.ndarray:
+    """Pixels outside the collimated field, marked by Pixel Padding Value (up to its Range
+    Limit), set to the film's darkest value: padding far from the film's values (4095 around
+    1000..3000) would otherwise widen the min..max stretch and squeeze the film's contrast."""
+    try:
+        low = int(ds.get("PixelPaddingValue"))
+        limit = ds.get("PixelPaddingRangeLimit")
+        high = low if limit is None else int(limit)
+    except (TypeError, ValueError):  # none, or not a number
+        return values
+    padding = (stored >= min(low, high)) & (stored <= max(low, high))
+    if not padding.any() or padding.all():
+        return values
+    values = np.array(values, dtype=np.float64)
+    film = values[~padding]
+    values[padding] = film.max() if monochrome1 else film.min()  # white = low in MONOCHROME1
+    return values
 
 
 def _photometric(ds: Dataset) -> str:

@@ -304,3 +304,32 @@ def test_the_study_date_still_wins_over_the_acquisition_date():
     data = make_dicom(None, STORED, PatientBirthDate="20200115", StudyDate="20240131",
                       AcquisitionDate="20260131")
     assert load_image_bytes(data, "film.dcm").dicom.age_text == "4 y"
+
+
+# --------------------------------------------------------------------------- pixel padding
+
+INNER = np.linspace(1000, 3000, 24 * 40).reshape(24, 40).astype(np.uint16)
+
+
+def framed(padding: int) -> np.ndarray:
+    """INNER inside a 4-pixel border of the padding value (outside the collimated field)."""
+    film = np.full((32, 48), padding, np.uint16)
+    film[4:28, 4:44] = INNER
+    return film
+
+
+@pytest.mark.parametrize("padding", [4095, 0])
+def test_padding_outside_the_field_does_not_take_the_films_contrast(padding):
+    # Without a window the film is stretched over min..max; a padding value far from the
+    # data (4095 around values 1000..3000) squeezed the lungs into a third of the grey range.
+    shown = pixels(make_dicom(None, framed(padding), PixelPaddingValue=padding))
+    np.testing.assert_array_equal(shown[4:28, 4:44], pixels(make_dicom(None, INNER)))
+    assert (shown[:4] == 0).all()  # the padding is black, outside the film
+
+
+def test_padding_on_monochrome1_is_black_too():
+    shown = pixels(make_dicom(None, framed(4095), photometric="MONOCHROME1",
+                              PixelPaddingValue=4095))
+    inner = pixels(make_dicom(None, INNER, photometric="MONOCHROME1"))
+    np.testing.assert_array_equal(shown[4:28, 4:44], inner)
+    assert (shown[:4] == 0).all()
