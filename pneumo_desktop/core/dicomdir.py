@@ -6,9 +6,10 @@ Decisions:
 * **pydicom's FileSet** parses the record hierarchy. Only IMAGE records are listed: SR
   documents, presentation states and key-object notes on the same disc are not films.
 * **File names as the disc has them.** A DICOMDIR names files in upper case
-  (``DICOM\\PA000000\\IM000001``), but Linux mounts a plain ISO 9660 disc in lower case. Each
-  referenced path is matched case-insensitively against the folder before pydicom sees it, so
-  the same disc reads on Windows and Linux.
+  (``DICOM\\PA000000\\IM000001``), but Linux mounts a plain ISO 9660 disc in lower case, and
+  without name mapping shows ``IM000001.;1``. Each referenced path is matched against the
+  folder, ignoring case and the ISO 9660 version, before pydicom sees it, so the same disc
+  reads on Windows and Linux.
 * **Missing files are reported, not fatal**: a stick copied half-way still lists what is there,
   and :attr:`DicomDir.missing` names the rest.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,8 @@ from pydicom.uid import MediaStorageDirectoryStorage
 
 from .dicom import DICOMDIR_NAME
 from .dicom_context import parse_date
+
+_ISO_9660_VERSION = re.compile(r"\.?(;\d+)?$")  # "IM000001.;1" -> "IM000001"
 
 
 class DicomDirError(Exception):
@@ -214,12 +218,19 @@ def _match_case(root: Path, parts: list[str], listings: dict[Path, dict[str, str
     for part in parts:
         if folder not in listings:
             try:
-                listings[folder] = {entry.name.upper(): entry.name for entry in folder.iterdir()}
+                listings[folder] = {_iso_9660_name(entry.name): entry.name
+                                    for entry in folder.iterdir()}
             except OSError:
                 listings[folder] = {}
-        actual = listings[folder].get(part.upper())
+        actual = listings[folder].get(_iso_9660_name(part))
         if actual is None:
             return None
         found.append(actual)
         folder = folder / actual
     return found
+
+
+def _iso_9660_name(name: str) -> str:
+    """A file name as the DICOMDIR spells it: upper case, without the ";1" version and the
+    "." of a name without extension that a disc mounted without name mapping shows."""
+    return _ISO_9660_VERSION.sub("", name).upper()

@@ -91,6 +91,18 @@ def test_disc_mounted_in_lower_case_still_finds_every_film(disc):
     assert all(path.is_file() and path.name.startswith("im") for path in listing.images)
 
 
+@pytest.mark.parametrize("suffix", [";1", ".;1", "."])
+def test_disc_showing_iso_9660_version_numbers_still_finds_every_film(disc, suffix):
+    # Mounted without name mapping (Linux map=off, some copy tools), an ISO 9660 disc shows
+    # its files as IM000000;1 or IM000000.;1 (the "." of a name without extension).
+    for path in [p for p in disc.rglob("*") if p.is_file() and p.name != "DICOMDIR"]:
+        path.rename(path.with_name(path.name + suffix))
+    listing = read_dicomdir(disc / "DICOMDIR")
+    assert len(listing.images) == 3 and listing.missing == ()
+    assert all(path.is_file() and path.name.endswith(suffix) for path in listing.images)
+    assert load_image(listing.images[0]).format == "DICOM"
+
+
 def test_missing_film_is_reported_and_the_rest_listed(disc):
     victim = read_dicomdir(disc / "DICOMDIR").images[0]
     victim.unlink()
