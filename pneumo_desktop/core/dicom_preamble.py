@@ -6,10 +6,18 @@ re-exports these names."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 PREAMBLE_LENGTH = 132  # 128 bytes of preamble, then "DICM"
 DICOMDIR_NAME = "DICOMDIR"  # the index of a DICOM CD/USB stick: no image itself
+_ISO_9660_VERSION = re.compile(r"\.?(;\d+)?$")  # "IM000001.;1" -> "IM000001"
+
+
+def iso_9660_name(name: str) -> str:
+    """A file name as a DICOMDIR spells it: upper case, without the ";1" version and the "."
+    of a name without extension that a disc mounted without name mapping shows."""
+    return _ISO_9660_VERSION.sub("", name).upper()
 
 
 def has_dicom_preamble(head: bytes) -> bool:
@@ -20,7 +28,7 @@ def has_dicom_preamble(head: bytes) -> bool:
 def is_dicom_file(path: str | os.PathLike[str]) -> bool:
     """True for a DICOM image file by content (preamble), whatever its name; False for the
     DICOMDIR index and for anything unreadable. Reads 132 bytes."""
-    if Path(path).name.upper() == DICOMDIR_NAME:
+    if iso_9660_name(Path(path).name) == DICOMDIR_NAME:
         return False
     try:
         with open(path, "rb") as handle:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +31,7 @@ from pydicom.uid import MediaStorageDirectoryStorage
 
 from .dicom import DICOMDIR_NAME
 from .dicom_context import parse_date
-
-_ISO_9660_VERSION = re.compile(r"\.?(;\d+)?$")  # "IM000001.;1" -> "IM000001"
+from .dicom_preamble import iso_9660_name
 
 
 class DicomDirError(Exception):
@@ -93,7 +91,7 @@ def find_dicomdir(folder: str | os.PathLike[str]) -> Path | None:
     """The DICOMDIR at the top of ``folder`` (a disc or stick), any case; None if there is none."""
     try:
         for entry in Path(folder).iterdir():
-            if entry.name.upper() == DICOMDIR_NAME and entry.is_file():
+            if iso_9660_name(entry.name) == DICOMDIR_NAME and entry.is_file():
                 return entry
     except OSError:
         return None
@@ -218,19 +216,13 @@ def _match_case(root: Path, parts: list[str], listings: dict[Path, dict[str, str
     for part in parts:
         if folder not in listings:
             try:
-                listings[folder] = {_iso_9660_name(entry.name): entry.name
+                listings[folder] = {iso_9660_name(entry.name): entry.name
                                     for entry in folder.iterdir()}
             except OSError:
                 listings[folder] = {}
-        actual = listings[folder].get(_iso_9660_name(part))
+        actual = listings[folder].get(iso_9660_name(part))
         if actual is None:
             return None
         found.append(actual)
         folder = folder / actual
     return found
-
-
-def _iso_9660_name(name: str) -> str:
-    """A file name as the DICOMDIR spells it: upper case, without the ";1" version and the
-    "." of a name without extension that a disc mounted without name mapping shows."""
-    return _ISO_9660_VERSION.sub("", name).upper()

@@ -14,7 +14,7 @@ from pydicom.fileset import FileSet
 from pydicom.uid import generate_uid
 
 from pneumo_desktop.core.dicomdir import DicomDirError, find_dicomdir, read_dicomdir
-from pneumo_desktop.core.imaging import load_image
+from pneumo_desktop.core.imaging import is_image_file, load_image
 from tests.dicom_films import make_dicom
 
 STORED = np.linspace(0, 4095, 32 * 48).reshape(32, 48).astype(np.uint16)
@@ -101,6 +101,9 @@ def test_disc_showing_iso_9660_version_numbers_still_finds_every_film(disc, suff
     assert len(listing.images) == 3 and listing.missing == ()
     assert all(path.is_file() and path.name.endswith(suffix) for path in listing.images)
     assert load_image(listing.images[0]).format == "DICOM"
+    (disc / "DICOMDIR").rename(disc / f"DICOMDIR{suffix}")  # the index shows the same way
+    assert find_dicomdir(disc) == disc / f"DICOMDIR{suffix}"
+    assert not is_image_file(disc / f"DICOMDIR{suffix}")  # not listed as a film to scan
 
 
 def test_missing_film_is_reported_and_the_rest_listed(disc):
