@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from pathlib import Path
 
 PARTIAL_SUFFIX = ".partial"
 
 
 def write_bytes_atomically(target: Path, data: bytes) -> Path:
-    """Write ``data`` to ``<target>.partial``, fsync it, then rename it to ``target``.
+    """Write ``data`` to ``<stem>.<random><suffix>.partial``, fsync it, then rename it to
+    ``target``.
 
     A reader (the folder watcher, a scan) that ignores ``*.partial`` never sees a half-written
     file, and a crash at any moment leaves either the old ``target`` or the new one, plus at
-    most a stray ``.partial``. Returns ``target``.
+    most a stray ``.partial``. Each writer has its own ``.partial`` (the random part): two
+    writing the same target at once (a film sent twice) do not truncate each other's, and
+    the last rename wins with a whole file. Returns ``target``.
     """
     target = Path(target)
-    partial = target.with_name(target.name + PARTIAL_SUFFIX)
+    partial = target.with_name(
+        f"{target.stem}.{secrets.token_hex(4)}{target.suffix}{PARTIAL_SUFFIX}")
     try:
-        with open(partial, "wb") as stream:
+        with open(partial, "xb") as stream:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())

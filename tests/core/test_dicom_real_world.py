@@ -4,6 +4,7 @@ modalities write them (the tests patch the bytes, since pydicom refuses to write
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -333,3 +334,28 @@ def test_padding_on_monochrome1_is_black_too():
     inner = pixels(make_dicom(None, INNER, photometric="MONOCHROME1"))
     np.testing.assert_array_equal(shown[4:28, 4:44], inner)
     assert (shown[:4] == 0).all()
+
+
+# --------------------------------------------------------------------------- atomic files
+
+
+def test_two_writers_of_the_same_file_both_finish_and_leave_it_whole(tmp_path, monkeypatch):
+    # A unit that times out re-sends the same film on a second association: two receiver
+    # threads store the same <SOP>.dcm at once. Here the second writes while the first is
+    # between fsync and rename; with one shared "<SOP>.dcm.partial" the first failed
+    # (FileNotFoundError -> the unit is told "out of resources") after the second truncated it.
+    from pneumo_desktop.core import files
+
+    target = tmp_path / "1.2.3.dcm"
+    real_fsync, calls = os.fsync, []
+
+    def fsync_then_a_second_writer(descriptor):
+        real_fsync(descriptor)
+        if not calls:
+            calls.append(descriptor)
+            files.write_bytes_atomically(target, b"B" * 1000)
+
+    monkeypatch.setattr(files.os, "fsync", fsync_then_a_second_writer)
+    files.write_bytes_atomically(target, b"A" * 1000)
+    assert target.read_bytes() in (b"A" * 1000, b"B" * 1000)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1.2.3.dcm"]
