@@ -18,21 +18,21 @@ the film was opened from the worklist, and the folder's otherwise (:mod:`.readin
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from pneumo_desktop.core.annotations import pixel_spacing
-from pneumo_desktop.core.imaging import ImageLoadError, LoadedImage, load_image
+from pneumo_desktop.core.imaging import LoadedImage
 from pneumo_desktop.core.inference import FilmClassification, Priority, classify_film
 from pneumo_desktop.core.priors import StudyOf
 from pneumo_desktop.ui import shortcuts
 from pneumo_desktop.ui.case_pdf import CasePdf
 from pneumo_desktop.ui.explain_panel import ExplainPanel
 from pneumo_desktop.ui.film_corners import FilmCorners
+from pneumo_desktop.ui.film_decode import Decoded, decode_job
 from pneumo_desktop.ui.film_marks import FilmMarks, Tool
 from pneumo_desktop.ui.image_view import ImageView
 from pneumo_desktop.ui.inference_service import InferenceService, Request
@@ -52,29 +52,6 @@ __all__ = ["ViewerTab", "folder_images"]
 START_TEXT = ("No film open.\n\nOpen a film: File → Open (Ctrl+O), or drag a file here.\n"
               "Scan a folder overnight: File → Scan folder (Ctrl+Shift+O), then read the "
               "worklist (Ctrl+2).\n\nHelp → Keyboard shortcuts (F1) lists every key.")
-
-
-@dataclass(frozen=True)
-class _Decoded:
-    """What a decode job hands back to the GUI thread."""
-
-    request: int
-    path: str
-    image: LoadedImage | None = None
-    error: str | None = None  # the file could not be read
-    size: int | None = None  # bytes on disk
-
-
-def _decode_job(request: int, path: str) -> _Decoded:
-    """Runs in a worker: decode the film at full resolution."""
-    try:
-        image = load_image(path)
-        return _Decoded(request, path, image, size=os.path.getsize(path))
-    except ImageLoadError as error:
-        return _Decoded(request, path, error=str(error))
-    except Exception as error:  # never a traceback: one line the user can pass on
-        name = os.path.basename(path)
-        return _Decoded(request, path, error=f'Cannot open "{name}": {error!r}.')
 
 
 class ViewerTab(QWidget):
@@ -247,6 +224,13 @@ class ViewerTab(QWidget):
         self.prior.shutdown()
         self._jobs.shutdown()
 
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        """Coming to the viewer (Enter on the worklist, Ctrl+1) puts the keyboard on the film,
+        so A, D and N work at once; else Qt gives it to the first spin box, which eats them."""
+        super().showEvent(event)
+        if not event.spontaneous():  # not a window restored: a note being typed keeps it
+            self.image_view.setFocus(Qt.FocusReason.OtherFocusReason)
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.shutdown()
         super().closeEvent(event)
@@ -259,12 +243,12 @@ class ViewerTab(QWidget):
         self._jobs.drop_queued()  # images skipped past need not be decoded at all
         self._set_classification(None)
         self.status_label.setText(f"Loading {os.path.basename(path)}…")
-        worker = FunctionWorker(_decode_job, self._request, path)
+        worker = FunctionWorker(decode_job, self._request, path)
         worker.signals.returned.connect(self._on_decoded)
         self._jobs.start(worker)
         self._update_actions()
 
-    def _on_decoded(self, result: _Decoded) -> None:
+    def _on_decoded(self, result: Decoded) -> None:
         if result.request != self._request:
             return  # overtaken by a later request
         self.banner.show()
