@@ -13,6 +13,7 @@ film as soon as it is reviewed. The reader's marks on the film are kept with the
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
@@ -39,7 +40,9 @@ def scan_verdict_text(row: StoredResult) -> str:
 class ReviewBar(QWidget):
     """Review controls for the film on the viewer; see the module docstring."""
 
-    nextRequested = Signal(int)  # noqa: N815 - Qt naming; +1 after a review with "and next"
+    #: After a review with "and next": the film to go to (None: the reviewed one was the
+    #: last), as :attr:`find_next` gave it *before* the review was saved.
+    nextRequested = Signal(object)  # noqa: N815 - Qt naming
     message = Signal(str)  # for the viewer's status line
     reviewSaved = Signal(object)  # noqa: N815 - the updated StoredResult
 
@@ -47,6 +50,9 @@ class ReviewBar(QWidget):
         super().__init__(parent)
         self._worklist: Worklist | None = None
         self._path: str | None = None
+        #: The film after the reviewed one, in the order being read (the viewer sets it). Asked
+        #: before saving: a review may move its own row (a worklist sorted by its Review column).
+        self.find_next: Callable[[str], str | None] = lambda path: None
         self.panel = ReviewPanel(self)
         self.panel.setObjectName("viewer_review_panel")
         for button, text, name, slot in (
@@ -139,8 +145,9 @@ class ReviewBar(QWidget):
         if row is None or not review.reviewable(row):
             self.message.emit(self.verdict_label.text() or "Open a film first.")
             return
+        target = self.find_next(row.path)
         if self._apply(rule, row):
-            self.nextRequested.emit(+1)
+            self.nextRequested.emit(target)
 
     def _apply(self, rule, row: StoredResult) -> bool:
         note = self.panel.note_edit.text().strip() or None

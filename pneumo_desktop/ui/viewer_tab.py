@@ -104,7 +104,8 @@ class ViewerTab(QWidget):
         marks.changed.connect(lambda: self.review_bar.save_marks(marks.marks()))
         toolbar.compare_button.toggled.connect(self.set_prior_visible)
         self.prior.found.connect(self._on_prior_found)
-        self.review_bar.nextRequested.connect(self._step)
+        self.review_bar.find_next = lambda path: self._order.neighbour(path, +1)
+        self.review_bar.nextRequested.connect(self._go_to)
         self.review_bar.message.connect(self.status_label.setText)
         self.case_pdf.message.connect(self.status_label.setText)
         self.review_bar.panel.note_edit.returnPressed.connect(view.setFocus)
@@ -353,9 +354,10 @@ class ViewerTab(QWidget):
     # ------------------------------------------------------------------ helpers
 
     def _step(self, direction: int) -> None:
-        if self._path is None:
-            return
-        target = self._order.neighbour(self._path, direction)
+        if self._path is not None:
+            self._go_to(self._order.neighbour(self._path, direction), direction)
+
+    def _go_to(self, target: str | None, direction: int = +1) -> None:
         if target is None:
             end = "Last" if direction > 0 else "First"
             self.status_label.setText(f"{end} film of the {self._order.name}.")

@@ -159,9 +159,10 @@ class WorklistView(QWidget):
         current = self.current_result()
         if current is None or not reviewable(current):
             return
-        self.review_panel.agree()
+        # The order before the mark: sorted by the Review column, the mark moves the row.
         paths = self.paths()
         position = paths.index(current.path)
+        self.review_panel.agree()
         if position + 1 < len(paths):
             self.select_path(paths[position + 1])
         else:

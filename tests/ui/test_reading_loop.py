@@ -18,7 +18,7 @@ from pneumo_desktop.core.results import ReviewMark, Verdict
 from pneumo_desktop.core.store import ResultStore
 from pneumo_desktop.ui.batch_tab import BatchTab
 from pneumo_desktop.ui.reading_order import WorklistOrder
-from pneumo_desktop.ui.results_model import COL_PROBABILITY
+from pneumo_desktop.ui.results_model import COL_PROBABILITY, COL_REVIEW
 from pneumo_desktop.ui.viewer_tab import ViewerTab
 from pneumo_desktop.ui.worklist_link import BatchTabWorklist
 from tests.conftest import synthetic_xray
@@ -233,3 +233,42 @@ def test_the_case_pdf_from_the_viewer_carries_the_review_and_its_note(qtbot, rea
     text = pdf_text(out.read_bytes())
     assert "right lower lobe consolidation" in text and "Radiologist's review: " in text
     assert "not recorded" not in text
+
+
+# A review that moves its own row (the worklist sorted by its Review column) must not change
+# which film comes next: "and next" is the film after it *before* the review, in the viewer
+# (A/D on the film) and in the worklist (A on the table).
+def sort_by_review(batch) -> list[str]:
+    batch.worklist.table.sortByColumn(COL_REVIEW, Qt.SortOrder.AscendingOrder)
+    return batch.worklist_paths()  # unreviewed first: a reviewed film moves below them
+
+
+def test_a_on_the_film_goes_to_the_film_after_it_although_the_review_moved_it(qtbot,
+                                                                             reading) -> None:
+    batch, viewer, _, _ = reading
+    order = sort_by_review(batch)
+    open_from_worklist(qtbot, viewer, order[0])
+    path, _ = key_and_wait(qtbot, viewer, Qt.Key.Key_A)
+    assert path == order[1]
+    assert batch.result_for_path(order[0]).review is ReviewMark.AGREE
+    assert batch.worklist_paths()[-1] == order[0]  # the review did move it
+    path, _ = key_and_wait(qtbot, viewer, Qt.Key.Key_D)
+    assert path == order[2]
+    assert batch.result_for_path(order[1]).review is ReviewMark.DISAGREE
+
+
+def test_a_on_the_worklist_selects_the_film_after_it_although_the_review_moved_it(
+        qtbot, reading) -> None:
+    batch, _, _, _ = reading
+    order = sort_by_review(batch)
+    table = batch.worklist.table
+    with qtbot.waitActive(batch):  # the fixture shows the viewer only; keys need the tab
+        batch.show()
+        batch.activateWindow()
+    batch.select_path(order[0])
+    table.setFocus()
+    qtbot.keyClick(table, Qt.Key.Key_A)
+    assert batch.result_for_path(order[0]).review is ReviewMark.AGREE
+    assert batch.current_result().path == order[1]
+    qtbot.keyClick(table, Qt.Key.Key_A)
+    assert batch.current_result().path == order[2]
