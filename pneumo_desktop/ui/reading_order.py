@@ -46,6 +46,10 @@ class Worklist(Protocol):
     def select(self, path: str) -> None:
         """Make ``path`` the worklist's current row (so going back to it finds the place)."""
 
+    def on_changed(self, slot: Callable[[], object]) -> None:
+        """Call ``slot`` whenever the worklist's rows change (another scan shown, a result
+        streamed in, a sort or filter)."""
+
 
 def folder_images(folder: Path) -> list[Path]:
     """Supported images of ``folder``, sorted case-insensitively by name."""

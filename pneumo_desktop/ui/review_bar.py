@@ -102,6 +102,13 @@ class ReviewBar(QWidget):
         if path == self._path:
             self.set_film(self._path, self._worklist)
 
+    def sync(self) -> None:
+        """The worklist's rows changed (another scan shown, the same folder scanned again, the
+        film's result streamed in): show the row it now holds for the film, if that differs."""
+        if self._path is not None and self._worklist is not None \
+                and self._worklist.result(self._path) != self.result:
+            self.set_film(self._path, self._worklist)
+
     def agree_and_next(self) -> None:
         self._review_and_next(review.agree)
 

@@ -167,6 +167,8 @@ class ViewerTab(QWidget):
     def set_worklist(self, worklist: Worklist | None) -> None:
         """The worklist whose scan holds the reviews (the main window's Batch tab)."""
         self._worklist = worklist
+        if worklist is not None:  # the review bar shows the scan the worklist shows
+            worklist.on_changed(self.review_bar.sync)
 
     def open_path(self, path: str | os.PathLike[str], *, from_worklist: bool = False) -> None:
         """Load and show ``path`` in the background, then classify it. ``from_worklist``:

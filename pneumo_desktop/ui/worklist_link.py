@@ -67,5 +67,8 @@ class BatchTabWorklist:
     def select(self, path: str) -> None:
         self._tab.select_path(path)
 
+    def on_changed(self, slot: Callable[[], object]) -> None:
+        self._tab.worklistOrderChanged.connect(slot)
+
     def close(self) -> None:
         self._marks.close()

@@ -6,6 +6,7 @@ widgets: a Batch tab that scanned a folder, a viewer, and the link between them.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -272,3 +273,25 @@ def test_a_on_the_worklist_selects_the_film_after_it_although_the_review_moved_i
     assert batch.current_result().path == order[1]
     qtbot.keyClick(table, Qt.Key.Key_A)
     assert batch.current_result().path == order[2]
+
+
+def test_the_review_bar_follows_the_scan_the_worklist_shows(qtbot, reading) -> None:
+    """A scan of the same folder again (or an earlier scan chosen) while a film is on the
+    viewer: the bar shows that scan's row for the film, not the review of the scan before."""
+    batch, viewer, _, _ = reading
+    first_scan = batch.current_scan_id
+    order = batch.worklist_paths()
+    open_from_worklist(qtbot, viewer, order[0])
+    key_and_wait(qtbot, viewer, Qt.Key.Key_A)
+    key_and_wait(qtbot, viewer, Qt.Key.Key_PageUp)
+    bar = viewer.review_bar
+    assert viewer.current_path == order[0] and bar.result.review is ReviewMark.AGREE
+    with qtbot.waitSignal(batch.scanFinished, timeout=TIMEOUT_MS):
+        assert batch.start_scan(Path(order[0]).parent)
+    assert batch.current_scan_id != first_scan
+    assert batch.result_for_path(order[0]).review is None
+    assert bar.result == batch.result_for_path(order[0])
+    assert bar.panel.label_combo.currentText() == "—"
+    assert batch.load_scan(first_scan)
+    assert bar.result.review is ReviewMark.AGREE
+    assert bar.panel.label_combo.currentText() == str(bar.result.final_label)
