@@ -254,6 +254,7 @@ class ViewerTab(QWidget):
     def _on_decoded(self, result: Decoded) -> None:
         if result.request != self._request:
             return  # overtaken by a later request
+        typing = self.review_bar.panel.note_edit.hasFocus()  # before set_film disables it
         self.banner.show()
         self.review_bar.set_film(result.path, self._worklist)
         position = (self._order.position(result.path)
@@ -267,6 +268,7 @@ class ViewerTab(QWidget):
             self.banner.show_error(result.error)
             self._film_parts(None, None)
             self.explain_panel.set_not_classified("No explanation: the file could not be read.")
+            self._keys_to_film(typing)
             return
         keep = self._image is not None and (self._preferences is None
                                             or self._preferences.keep_window_level)
@@ -274,9 +276,15 @@ class ViewerTab(QWidget):
         self.image_view.set_image(result.image.pixels, keep_window=keep)
         self._film_parts(result.image, result.size)
         self._classify()
-        if self.focusWidget() is None or not self.focusWidget().isVisible():
-            self.image_view.setFocus()  # so that the film's keys work straight away
+        self._keys_to_film(typing)
         self.imageLoaded.emit(result.path)
+
+    def _keys_to_film(self, typing: bool) -> None:
+        """So that the film's keys work straight away; from the note field too (``typing``:
+        its note went with its own film, and A must not type into the next film's note)."""
+        focus = self.focusWidget()
+        if typing or focus is None or not focus.isVisible():
+            self.image_view.setFocus()
 
     def _film_parts(self, image: LoadedImage | None, size: int | None) -> None:
         """Everything shown about the film itself: corners, marks, the earlier film."""

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from pneumo_desktop.core.annotation_store import AnnotationStore
 from pneumo_desktop.core.annotations import Annotation
@@ -295,3 +296,26 @@ def test_the_review_bar_follows_the_scan_the_worklist_shows(qtbot, reading) -> N
     assert batch.load_scan(first_scan)
     assert bar.result.review is ReviewMark.AGREE
     assert bar.panel.label_combo.currentText() == str(bar.result.final_label)
+
+
+def test_page_down_from_a_note_saves_it_and_gives_the_keys_back_to_the_film(qtbot,
+                                                                           reading) -> None:
+    """N, a note, then PageDown: the note is kept with its film and A on the next film agrees
+    with it (the keyboard must not stay in the note field, typing "a" into the next note)."""
+    batch, viewer, _, db = reading
+    order = batch.worklist_paths()
+    open_from_worklist(qtbot, viewer, order[0])
+    viewer.image_view.setFocus()
+    qtbot.keyClick(viewer.image_view, Qt.Key.Key_N)
+    note = viewer.review_bar.panel.note_edit
+    qtbot.keyClicks(note, "effusion")
+    with qtbot.waitSignal(viewer.classified, timeout=TIMEOUT_MS) as shown:
+        qtbot.keyClick(note, Qt.Key.Key_PageDown)
+    assert shown.args == [order[1]]
+    assert stored(db, batch)[order[0]].note == "effusion"
+    assert viewer.image_view.hasFocus()
+    with qtbot.waitSignal(viewer.classified, timeout=TIMEOUT_MS) as shown:
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_A)
+    assert shown.args == [order[2]]
+    row = stored(db, batch)[order[1]]
+    assert row.review is ReviewMark.AGREE and row.note is None
