@@ -68,8 +68,9 @@ class ReviewPanel(QWidget):
 
     def set_result(self, row: StoredResult | None) -> None:
         """Show ``row``'s review (None: nothing selected). A note typed for the previous row and
-        not yet saved is saved to that row first, never to this one."""
-        if self._row is not None and row is not None and row.path != self._row.path:
+        not yet saved is saved to that row first, never to this one (also when there is no
+        row now: a film the scan does not hold, or none selected)."""
+        if self._row is not None and (row is None or row.path != self._row.path):
             self._commit_note()
         self._row = row
         enabled = row is not None and review.reviewable(row)

@@ -319,3 +319,24 @@ def test_page_down_from_a_note_saves_it_and_gives_the_keys_back_to_the_film(qtbo
     assert shown.args == [order[2]]
     row = stored(db, batch)[order[1]]
     assert row.review is ReviewMark.AGREE and row.note is None
+
+
+def test_page_down_from_a_note_to_a_film_the_scan_lacks_keeps_the_keys_on_the_film(
+        qtbot, reading) -> None:
+    """The next film is not in the scan (it came after it): the note field is disabled there,
+    and the keyboard goes to the film, not to whatever Qt finds next."""
+    batch, viewer, _, db = reading
+    last = sorted(batch.worklist_paths())[-1]
+    newcomer = Path(last).parent / "zz_after_the_scan.png"
+    Image.fromarray(synthetic_xray(np.random.default_rng(1), True, size=120)).save(newcomer)
+    with qtbot.waitSignal(viewer.classified, timeout=TIMEOUT_MS):
+        viewer.open_path(last)
+    viewer.image_view.setFocus()
+    qtbot.keyClick(viewer.image_view, Qt.Key.Key_N)
+    note = viewer.review_bar.panel.note_edit
+    qtbot.keyClicks(note, "old rib fracture")
+    with qtbot.waitSignal(viewer.classified, timeout=TIMEOUT_MS) as shown:
+        qtbot.keyClick(note, Qt.Key.Key_PageDown)
+    assert shown.args == [str(newcomer)] and not note.isEnabled()
+    assert stored(db, batch)[last].note == "old rib fracture"
+    assert viewer.image_view.hasFocus()
