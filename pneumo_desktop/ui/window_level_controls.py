@@ -66,7 +66,9 @@ class WindowLevelControls(QWidget):
             row.addWidget(widget)
         row.addStretch(1)  # numbers keep their size; the row's room goes to the right
         for spin in (self.centre_spin, self.width_spin):
-            spin.editingFinished.connect(view.setFocus)  # Enter: the film's keys work again
+            # Enter: the film's keys work again. Not editingFinished: it also fires when the
+            # spin box loses the focus, and took it back from the note just clicked into.
+            spin.lineEdit().returnPressed.connect(view.setFocus)
         self.centre_spin.valueChanged.connect(self._numbers_changed)
         self.width_spin.valueChanged.connect(self._numbers_changed)
         self.preset_combo.activated.connect(self._preset_chosen)

@@ -340,3 +340,29 @@ def test_page_down_from_a_note_to_a_film_the_scan_lacks_keeps_the_keys_on_the_fi
     assert shown.args == [str(newcomer)] and not note.isEnabled()
     assert stored(db, batch)[last].note == "old rib fracture"
     assert viewer.image_view.hasFocus()
+
+
+def test_clicking_the_note_after_a_window_number_keeps_the_keys_in_the_note(qtbot,
+                                                                          reading) -> None:
+    """A centre typed into the window row, then a click into the note: the note must keep the
+    keyboard (leaving the spin box used to hand it to the film, where "a" agrees and moves on)."""
+    batch, viewer, _, db = reading
+    order = batch.worklist_paths()
+    open_from_worklist(qtbot, viewer, order[0])
+    centre = viewer.window_level.centre_spin
+    qtbot.mouseClick(centre.lineEdit(), Qt.MouseButton.LeftButton)
+    assert centre.hasFocus()
+    centre.selectAll()
+    qtbot.keyClicks(centre, "100")
+    note = viewer.review_bar.panel.note_edit
+    qtbot.mouseClick(note, Qt.MouseButton.LeftButton)
+    assert note.hasFocus()
+    qtbot.keyClicks(QApplication.focusWidget(), "air bronchogram")
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    assert viewer.current_path == order[0] and viewer.image_view.window_level()[0] == 100
+    row = stored(db, batch)[order[0]]
+    assert row.note == "air bronchogram" and row.review is None
+    centre.setFocus()
+    qtbot.keyClicks(centre, "5")
+    qtbot.keyClick(centre, Qt.Key.Key_Return)  # Enter in the window row: back to the film
+    assert viewer.image_view.hasFocus()
