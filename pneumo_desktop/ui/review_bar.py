@@ -13,6 +13,7 @@ film as soon as it is reviewed. The reader's marks on the film are kept with the
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 
 from PySide6.QtCore import Signal
@@ -50,6 +51,7 @@ class ReviewBar(QWidget):
         super().__init__(parent)
         self._worklist: Worklist | None = None
         self._path: str | None = None
+        self._opening: str | None = None  # the film asked for, not yet on screen
         #: The film after the reviewed one, in the order being read (the viewer sets it). Asked
         #: before saving: a review may move its own row (a worklist sorted by its Review column).
         self.find_next: Callable[[str], str | None] = lambda path: None
@@ -84,7 +86,7 @@ class ReviewBar(QWidget):
 
     def set_film(self, path: str | None, worklist: Worklist | None) -> None:
         """The film now on the viewer and the worklist whose scan may hold it."""
-        self._path, self._worklist = path, worklist
+        self._path, self._worklist, self._opening = path, worklist, None
         row = worklist.result(path) if (worklist is not None and path is not None) else None
         self.panel.set_result(row)
         if path is None:
@@ -101,6 +103,11 @@ class ReviewBar(QWidget):
         """``path``'s review changed elsewhere (the worklist's own controls): show it."""
         if path == self._path:
             self.set_film(self._path, self._worklist)
+
+    def set_opening(self, path: str) -> None:
+        """``path`` is being opened. Until it is on screen (:meth:`set_film`), A and D do
+        nothing: they would review the film still shown, the one just reviewed or left."""
+        self._opening = path
 
     def sync(self) -> None:
         """The worklist's rows changed (another scan shown, the same folder scanned again, the
@@ -148,6 +155,9 @@ class ReviewBar(QWidget):
         return True
 
     def _review_and_next(self, rule) -> None:
+        if self._opening is not None:
+            self.message.emit(f"Wait: {os.path.basename(self._opening)} is still opening.")
+            return
         row = self.result
         if row is None or not review.reviewable(row):
             self.message.emit(self.verdict_label.text() or "Open a film first.")

@@ -245,6 +245,7 @@ class ViewerTab(QWidget):
         self._request += 1
         self._jobs.drop_queued()  # images skipped past need not be decoded at all
         self._set_classification(None)
+        self.review_bar.set_opening(path)  # A/D wait for it: the bar still shows the last film
         self.status_label.setText(f"Loading {os.path.basename(path)}…")
         worker = FunctionWorker(decode_job, self._request, path)
         worker.signals.returned.connect(self._on_decoded)

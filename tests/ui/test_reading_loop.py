@@ -366,3 +366,20 @@ def test_clicking_the_note_after_a_window_number_keeps_the_keys_in_the_note(qtbo
     qtbot.keyClicks(centre, "5")
     qtbot.keyClick(centre, Qt.Key.Key_Return)  # Enter in the window row: back to the film
     assert viewer.image_view.hasFocus()
+
+
+def test_d_pressed_while_the_next_film_opens_does_not_overwrite_the_film_just_agreed(
+        qtbot, reading) -> None:
+    """A, then D before the next film is on screen: D must not land on the film A agreed with
+    (the bar still shows it while the next one decodes)."""
+    batch, viewer, _, db = reading
+    order = batch.worklist_paths()
+    open_from_worklist(qtbot, viewer, order[0])
+    viewer.image_view.setFocus()
+    with qtbot.waitSignal(viewer.classified, timeout=TIMEOUT_MS) as shown:
+        qtbot.keyClick(viewer.image_view, Qt.Key.Key_A)
+        qtbot.keyClick(viewer.image_view, Qt.Key.Key_D)  # no event loop in between
+    assert shown.args == [order[1]]
+    rows = stored(db, batch)
+    assert rows[order[0]].review is ReviewMark.AGREE
+    assert rows[order[1]].review is None and viewer.current_path == order[1]
