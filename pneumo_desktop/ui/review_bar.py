@@ -86,7 +86,9 @@ class ReviewBar(QWidget):
 
     def set_film(self, path: str | None, worklist: Worklist | None) -> None:
         """The film now on the viewer and the worklist whose scan may hold it."""
-        self._path, self._worklist, self._opening = path, worklist, None
+        self._path, self._worklist = path, worklist
+        if path == self._opening:  # on screen now (refresh and sync show the same film again)
+            self._opening = None
         row = worklist.result(path) if (worklist is not None and path is not None) else None
         self.panel.set_result(row)
         if path is None:

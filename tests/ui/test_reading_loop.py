@@ -14,6 +14,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+from pneumo_desktop.core import review
 from pneumo_desktop.core.annotation_store import AnnotationStore
 from pneumo_desktop.core.annotations import Annotation
 from pneumo_desktop.core.results import ReviewMark, Verdict
@@ -21,6 +22,7 @@ from pneumo_desktop.core.store import ResultStore
 from pneumo_desktop.ui.batch_tab import BatchTab
 from pneumo_desktop.ui.reading_order import WorklistOrder
 from pneumo_desktop.ui.results_model import COL_PROBABILITY, COL_REVIEW
+from pneumo_desktop.ui.review_panel import ReviewEdit
 from pneumo_desktop.ui.viewer_tab import ViewerTab
 from pneumo_desktop.ui.worklist_link import BatchTabWorklist
 from tests.conftest import synthetic_xray
@@ -378,8 +380,12 @@ def test_d_pressed_while_the_next_film_opens_does_not_overwrite_the_film_just_ag
     viewer.image_view.setFocus()
     with qtbot.waitSignal(viewer.classified, timeout=TIMEOUT_MS) as shown:
         qtbot.keyClick(viewer.image_view, Qt.Key.Key_A)
+        # The worklist stores a note meanwhile: the bar shows the film again, still not the
+        # next one, so D must still wait.
+        agreed = batch.result_for_path(order[0])
+        assert batch.save_review(ReviewEdit(order[0], review.agree(agreed), "hilar"))
         qtbot.keyClick(viewer.image_view, Qt.Key.Key_D)  # no event loop in between
     assert shown.args == [order[1]]
     rows = stored(db, batch)
-    assert rows[order[0]].review is ReviewMark.AGREE
+    assert rows[order[0]].review is ReviewMark.AGREE and rows[order[0]].note == "hilar"
     assert rows[order[1]].review is None and viewer.current_path == order[1]
