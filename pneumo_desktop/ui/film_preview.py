@@ -56,7 +56,7 @@ class FilmPreview(QWidget):
         self._cache: OrderedDict[str, QPixmap] = OrderedDict()
         self._jobs = JobTracker()
         self.picture = QLabel("No film selected", self, objectName="preview_picture",
-                              alignment=Qt.AlignmentFlag.AlignCenter)
+                              alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
         self.picture.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.picture.setMinimumSize(QSize(160, 160))
         self.picture.setStyleSheet("background: #111; color: #bbb;")

@@ -246,3 +246,27 @@ def test_the_subtype_is_worded_as_a_secondary_estimate_with_its_p_kept_upper_cas
         "Likely bacteria (P(viral) = 0.44), a secondary estimate"
     assert subtype_text(row).startswith("likely bacteria")
     assert subtype_text(StoredResult("b.png", Status.OK, 0.1, Verdict.NORMAL)) == ""
+
+
+def test_the_preview_of_an_unreadable_film_shows_the_whole_reason(qtbot, tmp_path):
+    """A damaged file's reason, in a pane as narrow as it gets beside the table, is wrapped
+    onto lines the reader can see, not cut off at both ends."""
+    from pneumo_desktop.core.results import Status, StoredResult
+    from pneumo_desktop.ui.film_preview import FilmPreview
+
+    broken = tmp_path / "IM-0000-broken-with-a-long-name.jpeg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 64)
+    preview = FilmPreview()
+    qtbot.addWidget(preview)
+    preview.resize(260, 400)
+    preview.show()
+    qtbot.waitExposed(preview)
+    preview.show_result(StoredResult(str(broken), Status.ERROR, message="unreadable"))
+    picture = preview.picture
+    qtbot.waitUntil(lambda: broken.name in picture.text() and "Loading" not in picture.text(),
+                    timeout=10000)
+    one_line = picture.fontMetrics().horizontalAdvance(picture.text())
+    assert one_line > picture.width()  # the reason is wider than the pane…
+    assert picture.wordWrap()  # …so it is wrapped to it
+    lines = picture.heightForWidth(picture.width()) // picture.fontMetrics().lineSpacing()
+    assert 2 <= lines and picture.heightForWidth(picture.width()) <= picture.height()
