@@ -28,6 +28,8 @@ from pneumo_desktop.ui.review_panel import ReviewEdit, ReviewPanel
 
 log = logging.getLogger(__name__)
 
+NOTE_MIN_WIDTH = 240  # pixels: about forty characters of a note in view
+
 
 def scan_verdict_text(row: StoredResult) -> str:
     """What the scan said about the film, the verdict a review agrees or disagrees with."""
@@ -67,8 +69,11 @@ class ReviewBar(QWidget):
             button.setToolTip(shortcuts.tip(name))
         self.panel.note_edit.setToolTip(shortcuts.tip("note"))
         self.panel.reviewChanged.connect(self._save)
-        self.verdict_label = QLabel()
+        # At the first window size (1280 wide) the verdict wraps onto two lines rather than
+        # leave the note a hundred pixels: a note being typed must show its words.
+        self.verdict_label = QLabel(wordWrap=True)
         self.verdict_label.setObjectName("scan_verdict_label")
+        self.panel.note_edit.setMinimumWidth(NOTE_MIN_WIDTH)
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.verdict_label)

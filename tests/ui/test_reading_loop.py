@@ -389,3 +389,16 @@ def test_d_pressed_while_the_next_film_opens_does_not_overwrite_the_film_just_ag
     rows = stored(db, batch)
     assert rows[order[0]].review is ReviewMark.AGREE and rows[order[0]].note == "hilar"
     assert rows[order[1]].review is None and viewer.current_path == order[1]
+
+
+def test_the_note_field_has_room_at_the_first_window_size(qtbot, reading) -> None:
+    """At the window's first size (1280 wide, for a 1366x768 laptop), a note being typed
+    shows a useful stretch of words beside the scan's verdict and the review buttons."""
+    batch, viewer, _, _ = reading
+    viewer.resize(1272, 600)  # the main window's first size less its frame
+    open_from_worklist(qtbot, viewer, batch.worklist_paths()[0])
+    qtbot.wait(50)  # the layout settles
+    note = viewer.review_bar.panel.note_edit
+    print(f"\nnote field: {note.width()} px; verdict: {viewer.review_bar.verdict_label.width()} px")
+    assert note.width() >= 200
+    assert viewer.review_bar.verdict_label.text().startswith("Scan's verdict: ")
