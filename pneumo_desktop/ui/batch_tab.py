@@ -216,9 +216,11 @@ class BatchTab(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         """Coming to the worklist (Ctrl+2, a click on its tab) puts the keyboard in the
-        table, on a film: Down and A work at once."""
+        table, on a film: Down and A work at once. Not when the window is restored (a
+        spontaneous show): a note being typed keeps it, or its next "a" would agree."""
         super().showEvent(event)
-        self.worklist.focus_table()
+        if not event.spontaneous():
+            self.worklist.focus_table()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.shutdown()

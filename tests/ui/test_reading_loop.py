@@ -402,3 +402,24 @@ def test_the_note_field_has_room_at_the_first_window_size(qtbot, reading) -> Non
     print(f"\nnote field: {note.width()} px; verdict: {viewer.review_bar.verdict_label.width()} px")
     assert note.width() >= 200
     assert viewer.review_bar.verdict_label.text().startswith("Scan's verdict: ")
+
+
+def test_a_note_typed_on_the_viewer_keeps_the_keyboard_when_the_window_comes_back(
+        qtbot, reading) -> None:
+    batch, viewer, _, db = reading
+    order = batch.worklist_paths()
+    open_from_worklist(qtbot, viewer, order[0])
+    viewer.image_view.setFocus()
+    qtbot.keyClick(viewer.image_view, Qt.Key.Key_N)
+    note = viewer.review_bar.panel.note_edit
+    qtbot.keyClicks(note, "comp")
+    viewer.showMinimized()
+    qtbot.waitUntil(viewer.isMinimized, timeout=2000)
+    with qtbot.waitActive(viewer):
+        viewer.showNormal()
+        viewer.activateWindow()
+    assert note.hasFocus()  # not the film, where "a" agrees and moves on
+    qtbot.keyClicks(QApplication.focusWidget(), "are")
+    qtbot.keyClick(note, Qt.Key.Key_Return)
+    row = stored(db, batch)[order[0]]
+    assert row.note == "compare" and row.review is None

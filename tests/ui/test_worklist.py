@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QTabWidget
+from PySide6.QtWidgets import QApplication, QTabWidget
 
 from pneumo_desktop.core.card import ModelCard
 from pneumo_desktop.core.grouping import Grouping
@@ -270,3 +270,27 @@ def test_the_preview_of_an_unreadable_film_shows_the_whole_reason(qtbot, tmp_pat
     assert picture.wordWrap()  # …so it is wrapped to it
     lines = picture.heightForWidth(picture.width()) // picture.fontMetrics().lineSpacing()
     assert 2 <= lines and picture.heightForWidth(picture.width()) <= picture.height()
+
+
+def test_a_note_being_typed_keeps_the_keyboard_when_the_window_comes_back(qtbot, clinic_tab):
+    """Minimised and restored mid-note: the worklist must not put the keyboard back in the
+    table, where the next "a" typed would agree and move on."""
+    tab = clinic_tab
+    with qtbot.waitActive(tab):
+        tab.show()
+        tab.activateWindow()
+    first = tab.worklist_paths()[0]
+    assert tab.select_path(first)
+    note = tab.worklist.review_panel.note_edit
+    note.setFocus()
+    qtbot.keyClicks(note, "comp")
+    tab.showMinimized()
+    qtbot.waitUntil(lambda: tab.isMinimized(), timeout=2000)
+    with qtbot.waitActive(tab):
+        tab.showNormal()
+        tab.activateWindow()
+    assert note.hasFocus()
+    qtbot.keyClicks(QApplication.focusWidget(), "are with the lateral")
+    qtbot.keyClick(note, Qt.Key.Key_Return)
+    result = tab.result_for_path(first)
+    assert result.note == "compare with the lateral" and result.review is None
