@@ -300,6 +300,15 @@ def test_the_review_bar_follows_the_scan_the_worklist_shows(qtbot, reading) -> N
     assert bar.panel.label_combo.currentText() == str(bar.result.final_label)
 
 
+def type_a_note(qtbot, viewer: ViewerTab, text: str):
+    """N on the film, then ``text`` typed into the note field (not saved yet); the field."""
+    viewer.image_view.setFocus()
+    qtbot.keyClick(viewer.image_view, Qt.Key.Key_N)
+    note = viewer.review_bar.panel.note_edit
+    qtbot.keyClicks(note, text)
+    return note
+
+
 def test_page_down_from_a_note_saves_it_and_gives_the_keys_back_to_the_film(qtbot,
                                                                            reading) -> None:
     """N, a note, then PageDown: the note is kept with its film and A on the next film agrees
@@ -307,10 +316,7 @@ def test_page_down_from_a_note_saves_it_and_gives_the_keys_back_to_the_film(qtbo
     batch, viewer, _, db = reading
     order = batch.worklist_paths()
     open_from_worklist(qtbot, viewer, order[0])
-    viewer.image_view.setFocus()
-    qtbot.keyClick(viewer.image_view, Qt.Key.Key_N)
-    note = viewer.review_bar.panel.note_edit
-    qtbot.keyClicks(note, "effusion")
+    note = type_a_note(qtbot, viewer, "effusion")
     with qtbot.waitSignal(viewer.classified, timeout=TIMEOUT_MS) as shown:
         qtbot.keyClick(note, Qt.Key.Key_PageDown)
     assert shown.args == [order[1]]
@@ -333,10 +339,7 @@ def test_page_down_from_a_note_to_a_film_the_scan_lacks_keeps_the_keys_on_the_fi
     Image.fromarray(synthetic_xray(np.random.default_rng(1), True, size=120)).save(newcomer)
     with qtbot.waitSignal(viewer.classified, timeout=TIMEOUT_MS):
         viewer.open_path(last)
-    viewer.image_view.setFocus()
-    qtbot.keyClick(viewer.image_view, Qt.Key.Key_N)
-    note = viewer.review_bar.panel.note_edit
-    qtbot.keyClicks(note, "old rib fracture")
+    note = type_a_note(qtbot, viewer, "old rib fracture")
     with qtbot.waitSignal(viewer.classified, timeout=TIMEOUT_MS) as shown:
         qtbot.keyClick(note, Qt.Key.Key_PageDown)
     assert shown.args == [str(newcomer)] and not note.isEnabled()
@@ -409,10 +412,7 @@ def test_a_note_typed_on_the_viewer_keeps_the_keyboard_when_the_window_comes_bac
     batch, viewer, _, db = reading
     order = batch.worklist_paths()
     open_from_worklist(qtbot, viewer, order[0])
-    viewer.image_view.setFocus()
-    qtbot.keyClick(viewer.image_view, Qt.Key.Key_N)
-    note = viewer.review_bar.panel.note_edit
-    qtbot.keyClicks(note, "comp")
+    note = type_a_note(qtbot, viewer, "comp")
     viewer.showMinimized()
     qtbot.waitUntil(viewer.isMinimized, timeout=2000)
     with qtbot.waitActive(viewer):
