@@ -108,6 +108,7 @@ class MainWindow(QMainWindow):
             lambda path: self.open_in_viewer(path, from_worklist=True))
         self.batch_tab.reviewSaved.connect(self.viewer_tab.review_bar.refresh)
         self.viewer_tab.escapePressed.connect(lambda: self.set_full_screen(False))
+        self.tabs.currentChanged.connect(self._full_screen_only_in_the_viewer)
         self.setStyleSheet(FOCUS_STYLE)
         #: The case PDF's review, impression, reader and anonymise choice for a film.
         self.case_report_details = CaseReportDetails(preferences, self.batch_tab, self)
@@ -227,6 +228,12 @@ class MainWindow(QMainWindow):
         for widget in (self.menuBar(), self.statusBar(), self.tabs.tabBar()):
             widget.setVisible(not full)
         self.viewer_tab.set_panels_visible(not full)
+
+    def _full_screen_only_in_the_viewer(self, _index: int) -> None:
+        """Full screen is the viewer's reading mode: another tab (Ctrl+2…) brings the tab bar,
+        menus and panels back, or it would show with no sign of where one is."""
+        if self.tabs.currentWidget() is not self.viewer_tab:
+            self.set_full_screen(False)
 
     def open_log_folder(self) -> bool:
         """Show the log folder in the desktop's file manager (to send the log to support)."""

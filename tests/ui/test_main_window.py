@@ -178,6 +178,14 @@ def test_f11_reads_full_screen_with_the_panels_hidden_and_esc_leaves(qtbot, tmp_
     qtbot.waitUntil(lambda: not window.isFullScreen(), timeout=5000)
     assert window.menuBar().isVisible() and viewer.side_panel.isVisible()
 
+    # Another tab's key while reading full screen: the window comes back with its tab bar.
+    qtbot.keyClick(viewer.image_view, Qt.Key.Key_F11)
+    qtbot.waitUntil(window.isFullScreen, timeout=5000)
+    qtbot.keyClick(viewer.image_view, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not window.isFullScreen(), timeout=5000)
+    assert window.tabs.currentWidget() is window.batch_tab
+    assert window.tabs.tabBar().isVisible() and window.menuBar().isVisible()
+
 
 def test_help_lists_every_key_the_window_binds(qtbot, tmp_path, preferences):
     window = _window_without_model(qtbot, tmp_path, preferences)
