@@ -9,6 +9,18 @@ from pathlib import Path
 
 PARTIAL_SUFFIX = ".partial"
 
+#: A file's (size, mtime_ns), or (None, None) when it cannot be read: how a scan tells a file it
+#: has already seen from one that changed since.
+FileIdentity = tuple[int | None, int | None]
+
+
+def file_identity(path: str | os.PathLike[str]) -> FileIdentity:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None, None
+    return stat.st_size, stat.st_mtime_ns
+
 
 def write_bytes_atomically(target: Path, data: bytes) -> Path:
     """Write ``data`` to ``<stem>.<random><suffix>.partial``, fsync it, then rename it to

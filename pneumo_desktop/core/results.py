@@ -240,6 +240,9 @@ class ScanResult:
     message: str = ""
     reason: Reason | None = None
     study: PatientStudy | None = None  # DICOM films: the patient and study
+    #: (size, mtime_ns) taken *before* the file was read: a film still being copied when it
+    #: was read must not be stored with the size it reached later, or it is never rescanned.
+    file_identity: tuple[int | None, int | None] | None = None
 
     @classmethod
     def from_prediction(cls, path: str, prediction: Prediction, message: str = "",

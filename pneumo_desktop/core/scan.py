@@ -7,6 +7,7 @@ drive it, show progress and stop it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Iterable, Iterator
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .files import PARTIAL_SUFFIX
+from .files import PARTIAL_SUFFIX, FileIdentity, file_identity
 from .imaging import ImageLoadError, is_image_file, load_image
 from .intended_use import age_notice, outside_intended_age
 from .results import PatientStudy, Reason, ScanResult
@@ -92,7 +93,11 @@ def scan_files(
     workers = workers or default_decode_workers()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
 
+        identities: dict[Path, FileIdentity] = {}
+
         def submit(batch: list[Path]) -> list[Future]:
+            # Each file's size and time before it is read (see ScanResult.file_identity).
+            identities.update((path, file_identity(path)) for path in batch)
             return [pool.submit(_decode, path, classifier) for path in batch]
 
         batches = list(_batches(files, batch_size))
@@ -104,7 +109,9 @@ def scan_files(
                 return
             current = pending
             pending = submit(batches[index + 1]) if index + 1 < len(batches) else []
-            yield from _classify_batch(batch, current, classifier)
+            for result in _classify_batch(batch, current, classifier):
+                yield dataclasses.replace(result,
+                                          file_identity=identities.pop(Path(result.path)))
 
 
 def _classify_batch(batch: list[Path], futures: list[Future], classifier) -> list[ScanResult]:

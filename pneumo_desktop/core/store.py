@@ -14,6 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from .files import file_identity
 from .results import (
     Band,
     DatedResult,
@@ -246,13 +247,13 @@ class ResultStore:
         pending = []
         for path in files:
             seen = known.get(str(path))
-            if seen is None or seen != _identity(path):
+            if seen is None or seen != file_identity(path):
                 pending.append(path)
         return pending
 
     def record(self, scan_id: int, result: ScanResult) -> None:
         """Commit one result; a re-scan of a changed file replaces the old row and review."""
-        size, mtime_ns = _identity(Path(result.path))
+        size, mtime_ns = result.file_identity or file_identity(result.path)
         study = result.study or PatientStudy()
         columns = ("scan_id", "path", "size", "mtime_ns", "status", "probability",
                    "prediction", "message", "reason", "subtype", "subtype_probability",
@@ -363,10 +364,3 @@ def _patient_study(row: sqlite3.Row) -> PatientStudy | None:
     values = {name: row[name] or "" for name in _STUDY_COLUMNS}
     return PatientStudy(**values) if any(values.values()) else None
 
-
-def _identity(path: Path) -> tuple[int | None, int | None]:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None, None
-    return stat.st_size, stat.st_mtime_ns

@@ -1,4 +1,5 @@
 import csv
+import io
 import sqlite3
 from pathlib import Path
 from types import SimpleNamespace
@@ -196,3 +197,36 @@ def test_the_scanned_folder_is_never_written_to(folder, tmp_path, tiny_classifie
         folder.chmod(0o755)
     assert sorted((p.name, p.stat().st_mtime_ns) for p in folder.iterdir()) == before
 
+
+
+def test_a_film_that_grew_after_it_was_read_is_scanned_again(tmp_path, monkeypatch):
+    """A film still being copied when the scan read it gets a TRUNCATED row; once the copy
+    completes, its size is not the one read, so the next pass scans it again (the row kept the
+    size it was read at, not the size the file reached by the time the row was written)."""
+    from pneumo_desktop.core import scan as scan_module
+    from pneumo_desktop.core.card import ModelCard
+    from pneumo_desktop.core.results import Reason
+    from tests.cards import card_data, write_card
+    from tests.fakes import FakeClassifier
+
+    folder = tmp_path / "arriving"
+    folder.mkdir()
+    whole = io.BytesIO()
+    Image.fromarray(np.full((64, 64), 120, np.uint8)).save(whole, format="PNG")
+    film = folder / "film.png"
+    film.write_bytes(whole.getvalue()[:40])  # the copy has only begun
+    real_load = scan_module.load_image
+
+    def load_while_the_copy_finishes(path, **kwargs):
+        try:
+            return real_load(path, **kwargs)
+        finally:
+            film.write_bytes(whole.getvalue())  # the rest arrives during the batch
+
+    monkeypatch.setattr(scan_module, "load_image", load_while_the_copy_finishes)
+    with ResultStore(tmp_path / "r.sqlite3") as store:
+        classifier = FakeClassifier(ModelCard.load(write_card(tmp_path / "card", card_data())))
+        scan_id = list(run_scan(store, classifier, folder))[-1].scan_id
+        [row] = store.results(scan_id)
+        assert row.status is Status.ERROR and row.reason is Reason.TRUNCATED
+        assert store.pending_files(scan_id, [film]) == [film]
