@@ -104,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
 def _check_dicom_options(args) -> str | None:
     """What is wrong with --watch/--dicom-out/--pacs, or None; sets ``args.pacs_node``."""
     from .core.dicom_send import DicomNode
-    from .core.receiver import is_ae_title
+    from .core.receiver import AE_TITLE_RULE, is_ae_title
 
     args.pacs_node = None
     if args.settle < 0:
@@ -121,8 +121,7 @@ def _check_dicom_options(args) -> str | None:
         if not (ae_title and host and port.isdigit() and 0 < int(port) < 65536):
             return f"--pacs must look like PACS@192.168.1.5:104, not {args.pacs!r}"
         if not is_ae_title(ae_title):
-            return (f"--pacs: {ae_title!r} is not an AE title (1 to 16 ASCII characters, "
-                    "no backslash)")
+            return f"--pacs: {ae_title!r} is not an AE title ({AE_TITLE_RULE})"
         args.pacs_node = DicomNode(host, int(port), ae_title)
     return None
 

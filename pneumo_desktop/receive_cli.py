@@ -14,11 +14,13 @@ from pathlib import Path
 
 from . import runtime
 from .core.receiver import (
+    AE_TITLE_RULE,
     DEFAULT_AE_TITLE,
     DEFAULT_BIND,
     DEFAULT_PORT,
     ReceiverConfig,
     StorageReceiver,
+    is_ae_title,
 )
 
 EXIT_OK = 0
@@ -30,10 +32,8 @@ log = logging.getLogger("pneumo_desktop.receive")
 
 def _ae_title(text: str) -> str:
     title = text.strip()
-    if not 1 <= len(title) <= 16 or not title.isascii() or "\\" in title:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an AE title (1 to 16 ASCII characters, no backslash)"
-        )
+    if not is_ae_title(title):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an AE title ({AE_TITLE_RULE})")
     return title
 
 

@@ -43,8 +43,13 @@ def is_uid(text: object) -> bool:
     return isinstance(text, str) and len(text) <= 64 and _UID.fullmatch(text) is not None
 
 
+#: The AE title rule in words, for the messages of every entry point that checks one.
+AE_TITLE_RULE = "1 to 16 ASCII characters, no backslash"
+
+
 def is_ae_title(text: object) -> bool:
-    """1 to 16 printable ASCII characters, not all spaces, no backslash (PS3.5 AE)."""
+    """1 to 16 printable ASCII characters, not all spaces, no backslash (PS3.5 AE): the one
+    check of an AE title (command lines, the app's settings)."""
     return (isinstance(text, str) and 0 < len(text) <= 16 and bool(text.strip())
             and text.isascii() and text.isprintable() and "\\" not in text)
 

@@ -8,7 +8,6 @@ for the settings dialog.
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,9 @@ from pneumo_desktop.core.receiver import (
     DEFAULT_BIND,
     DEFAULT_PORT,
     ReceiverConfig,
+    is_ae_title,
 )
 from pneumo_desktop.core.watch import DEFAULT_SETTLE_SECONDS
-
-_AE_TITLE = re.compile(r"[ -~]{1,16}")  # DICOM AE: up to 16 printable ASCII characters
 
 
 def default_receive_folder() -> Path:
@@ -32,7 +30,8 @@ def default_receive_folder() -> Path:
 
 
 def _ae_problem(title: str, what: str) -> str | None:
-    if not _AE_TITLE.fullmatch(title) or title != title.strip() or "\\" in title:
+    # The settings also refuse spaces around the title (the command lines strip them).
+    if not is_ae_title(title) or title != title.strip():
         return f"{what} must be 1 to 16 letters, digits or spaces (not {title!r})"
     return None
 
