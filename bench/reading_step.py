@@ -99,7 +99,8 @@ def main() -> None:
     app.setApplicationName("pneumo_desktop_bench")
     small = list_images(DATA_DIR / "test" / "NORMAL")[: args.films // 2] + list_images(
         DATA_DIR / "test" / "PNEUMONIA")[: args.films - args.films // 2]
-    large = fullres_files()[:: max(1, len(fullres_files()) // args.films)][: args.films]
+    originals = fullres_files()
+    large = originals[:: max(1, len(originals) // args.films)][: args.films]
     inference = InferenceService(Classifier())
     print(f"{machine()}; bundled model; A pressed on the film to the next verdict on screen")
     results = {}

@@ -54,15 +54,6 @@ def needed_libraries(path: Path | str) -> list[str]:
     return parse_needed(objdump_private_headers(path))
 
 
-def bundle_glibc_floor(folder: Path) -> str | None:
-    """The glibc a folder's binaries need, all of them together."""
-    versions: set[str] = set()
-    for path in folder.rglob("*"):
-        if is_elf(path):
-            versions |= parse_glibc_versions(objdump_private_headers(path))
-    return glibc_floor(versions)
-
-
 def _objdump(option: str, path: Path | str) -> str:
     objdump = shutil.which("objdump")
     if objdump is None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .dicom_context import DicomContext
+from .files import FileIdentity, file_identity
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def read_study(path: str | os.PathLike[str]) -> StudyOf | None:
     from pydicom import dcmread
     from pydicom.errors import InvalidDicomError
 
-    from .dicom import is_dicom_file
+    from .dicom_preamble import is_dicom_file  # not .dicom: its decoder plugins
 
     path = os.fspath(path)
     preamble = is_dicom_file(path)
@@ -84,15 +85,13 @@ class PriorIndex:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._studies: dict[str, tuple[tuple[int, int], StudyOf | None]] = {}
+        self._studies: dict[str, tuple[FileIdentity, StudyOf | None]] = {}
 
     def study(self, path: str | os.PathLike[str]) -> StudyOf | None:
         path = os.fspath(path)
-        try:
-            stat = os.stat(path)
-        except OSError:
+        identity = file_identity(path)
+        if identity == (None, None):  # gone or unreadable
             return None
-        identity = (stat.st_size, stat.st_mtime_ns)
         with self._lock:
             cached = self._studies.get(path)
         if cached is not None and cached[0] == identity:

@@ -20,6 +20,8 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .files import FileIdentity
+
 
 class Status(StrEnum):
     """Whether a file got a verdict."""
@@ -242,7 +244,7 @@ class ScanResult:
     study: PatientStudy | None = None  # DICOM films: the patient and study
     #: (size, mtime_ns) taken *before* the file was read: a film still being copied when it
     #: was read must not be stored with the size it reached later, or it is never rescanned.
-    file_identity: tuple[int | None, int | None] | None = None
+    file_identity: FileIdentity | None = None
 
     @classmethod
     def from_prediction(cls, path: str, prediction: Prediction, message: str = "",
