@@ -5,9 +5,17 @@ re-exports these names."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import struct
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+log = logging.getLogger(__name__)
 
 PREAMBLE_LENGTH = 132  # 128 bytes of preamble, then "DICM"
 DICOMDIR_NAME = "DICOMDIR"  # the index of a DICOM CD/USB stick: no image itself
@@ -35,3 +43,24 @@ def is_dicom_file(path: str | os.PathLike[str]) -> bool:
             return has_dicom_preamble(handle.read(PREAMBLE_LENGTH))
     except OSError:  # a folder, a vanished file, no permission: not an image to list
         return False
+
+
+def read_dicom_header(path: str | os.PathLike[str], tags: list[str]) -> Dataset | None:
+    """The elements ``tags`` of a DICOM file's header (pixels not read): a file with the
+    preamble, or one named ``.dcm``/``.dicom`` read by force. None for any other file and for
+    one pydicom cannot read: a file cut short (a broken copy) fails in any of the errors
+    caught here. pydicom is imported here, when a header is read, not with this module."""
+    import pydicom
+    from pydicom.errors import BytesLengthException, InvalidDicomError
+
+    path = Path(path)
+    preamble = is_dicom_file(path)
+    if not preamble and path.suffix.lower() not in (".dcm", ".dicom"):
+        return None
+    try:
+        return pydicom.dcmread(path, stop_before_pixels=True, force=not preamble,
+                               specific_tags=tags)
+    except (OSError, InvalidDicomError, ValueError, EOFError, AttributeError,
+            BytesLengthException, struct.error) as error:
+        log.debug("no DICOM header read from %s: %s", path, error)
+        return None

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import struct
 from dataclasses import dataclass
-from pathlib import Path
 
-from .dicom_preamble import is_dicom_file
+from .dicom_preamble import read_dicom_header
 
 
 @dataclass(frozen=True)
@@ -40,20 +38,8 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 def sop_instance_uid(path: str | os.PathLike[str]) -> str | None:
     """The SOP Instance UID of a DICOM file, or None for any other file (or an unreadable
     one). Only the header is read."""
-    path = Path(path)
-    is_dicom = is_dicom_file(path)
-    if not is_dicom and path.suffix.lower() not in (".dcm", ".dicom"):
-        return None
-    import pydicom  # here, not at import: the app's window imports this module at start
-    from pydicom.errors import BytesLengthException, InvalidDicomError
-
-    try:
-        dataset = pydicom.dcmread(
-            path, stop_before_pixels=True, force=not is_dicom,
-            specific_tags=["SOPInstanceUID"],
-        )
-    except (OSError, InvalidDicomError, ValueError, EOFError, BytesLengthException,
-            struct.error):  # a file cut short (a broken copy) fails in any of these
+    dataset = read_dicom_header(path, ["SOPInstanceUID"])
+    if dataset is None:
         return None
     raw = dataset.get_item(0x00080018)  # SOP Instance UID, as read: before any conversion
     if raw is None or len(raw.value or b"") < raw.length:  # the file ends inside the value

@@ -19,9 +19,9 @@ import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from .dicom_context import DicomContext
+from .dicom_preamble import read_dicom_header
 from .files import FileIdentity, file_identity
 
 log = logging.getLogger(__name__)
@@ -62,22 +62,10 @@ class StudyOf:
 
 def read_study(path: str | os.PathLike[str]) -> StudyOf | None:
     """The patient and study of a DICOM file (header only); None for anything else."""
-    from pydicom import dcmread
-    from pydicom.errors import InvalidDicomError
-
-    from .dicom_preamble import is_dicom_file  # not .dicom: its decoder plugins
-
-    path = os.fspath(path)
-    preamble = is_dicom_file(path)
-    if not (preamble or Path(path).suffix.lower() in (".dcm", ".dicom")):
+    ds = read_dicom_header(path, list(_TAGS))
+    if ds is None:
         return None
-    try:
-        ds = dcmread(path, stop_before_pixels=True, specific_tags=list(_TAGS),
-                     force=not preamble)
-    except (InvalidDicomError, OSError, ValueError, EOFError, AttributeError) as error:
-        log.debug("no study read from %s: %s", path, error)
-        return None
-    return StudyOf.of(path, DicomContext.from_dataset(ds))
+    return StudyOf.of(os.fspath(path), DicomContext.from_dataset(ds))
 
 
 class PriorIndex:

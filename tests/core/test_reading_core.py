@@ -112,6 +112,23 @@ def test_the_patients_most_recent_earlier_film_is_the_prior(tmp_path) -> None:
     assert index.earlier_film(read_study(older), [same_study]) is None
 
 
+def test_a_film_cut_short_is_no_prior_and_the_search_goes_on(tmp_path) -> None:
+    """A broken copy among the candidates, cut anywhere in its header, is skipped: pydicom
+    raises BytesLengthException or struct.error there, which once ended the whole search."""
+    current = _film(tmp_path / "now.dcm", "P1", "20240131")
+    older = _film(tmp_path / "older.dcm", "P1", "20220301")
+    whole = open(older, "rb").read()
+    broken = tmp_path / "broken.dcm"
+    index = PriorIndex()
+    for cut in range(132, 400):
+        broken.write_bytes(whole[:cut])
+        study = read_study(broken)  # None, or what of the header was whole
+        assert study is None or study.patient_id in ("", "P1")
+        # A copy whose study header is whole is as good a prior as the original.
+        found = index.earlier_film(read_study(current), [str(broken), older])
+        assert found.path == older or (study is not None and found.path == str(broken))
+
+
 def test_prior_index_rereads_a_changed_file(tmp_path) -> None:
     path = tmp_path / "film.dcm"
     _film(path, "P1", "20200101")
