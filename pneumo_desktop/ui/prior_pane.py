@@ -17,18 +17,11 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from pneumo_desktop.core.imaging import ImageLoadError, LoadedImage, load_image
 from pneumo_desktop.core.priors import PriorIndex, StudyOf
 from pneumo_desktop.ui.film_corners import FilmCorners
+from pneumo_desktop.ui.film_decode import Decoded, decode_job
 from pneumo_desktop.ui.image_view import ImageView
 from pneumo_desktop.ui.workers import FunctionWorker, JobTracker
-
-
-def _load_prior(path: str) -> LoadedImage | str:
-    try:
-        return load_image(path)
-    except ImageLoadError as error:
-        return str(error)
 
 
 class PriorPane(QWidget):
@@ -90,8 +83,9 @@ class PriorPane(QWidget):
             return
         search, path = self._search, self._prior.path
         self.caption.setText(f"Earlier film: loading {Path(path).name}…")
-        worker = FunctionWorker(_load_prior, path)
-        worker.signals.returned.connect(lambda loaded: self._on_loaded(search, loaded))
+        # The viewer's decode job, numbered by this pane's search (a later film's drops it).
+        worker = FunctionWorker(decode_job, search, path)
+        worker.signals.returned.connect(self._on_loaded)
         self._jobs.start(worker)
 
     def shutdown(self) -> None:
@@ -109,12 +103,13 @@ class PriorPane(QWidget):
                 self.show_prior()
         self.found.emit(study)
 
-    def _on_loaded(self, search: int, loaded: LoadedImage | str) -> None:
-        if search != self._search:
+    def _on_loaded(self, decoded: Decoded) -> None:
+        if decoded.request != self._search:
             return
-        if isinstance(loaded, str):
-            self.caption.setText(loaded)
+        if decoded.image is None:
+            self.caption.setText(decoded.error)
             return
+        loaded = decoded.image
         self.view.set_image(loaded.pixels)
         self.corners.show_film(loaded)
         when = self._prior.study_date.isoformat() if self._prior.study_date else "?"
