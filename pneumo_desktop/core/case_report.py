@@ -21,7 +21,7 @@ from . import pdf_pages as pages
 from .explain import gradcam
 from .imaging import LoadedImage, load_image
 from .inference import call_model
-from .intended_use import age_notice, outside_intended_age
+from .intended_use import intended_use_notice
 from .overlays import evidence_strength, gradcam_rgba
 from .results import Prediction, StoredResult
 
@@ -171,9 +171,8 @@ def case_pages(image_path: Path | str, classifier, *, loaded: LoadedImage | None
         _review_line(review),
     ]
     figure.text(0.06, 0.465, "\n".join(lines), fontsize=10, va="top", linespacing=1.55)
-    context = loaded.dicom
-    if context is not None and outside_intended_age(context.age_years):
-        figure.text(0.06, 0.35, textwrap.fill("⚠ " + age_notice(context.age_text), 100),
+    if (notice := intended_use_notice(loaded.dicom)) is not None:
+        figure.text(0.06, 0.35, textwrap.fill("⚠ " + notice, 100),
                     fontsize=9,
                     weight="bold", color=pages.RED, va="top")
     notes = [pages.GRADCAM_NOTE] + ([pages.ANONYMISED_NOTE] if anonymise else [])

@@ -11,7 +11,12 @@ without PatientAge or birth date) get no notice: nothing says they are outside.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .results import Reason
+
+if TYPE_CHECKING:
+    from .dicom_context import DicomContext
 
 #: The oldest age, in completed years, of the films the model was validated on.
 INTENDED_MAX_AGE_YEARS = 5
@@ -28,3 +33,11 @@ def age_notice(age_text: str) -> str:
     return (f"Outside intended use: patient age {age_text or 'unknown'} is above the "
             f"{INTENDED_MAX_AGE_YEARS} years the model was validated for "
             f"({Reason.OUTSIDE_INTENDED_AGE}).")
+
+
+def intended_use_notice(context: DicomContext | None) -> str | None:
+    """The notice for a film whose DICOM age is above the intended range; None without a
+    DICOM context, without an age, or within the range (scan rows, banner and case PDF)."""
+    if context is None or not outside_intended_age(context.age_years):
+        return None
+    return age_notice(context.age_text)

@@ -19,7 +19,7 @@ import numpy as np
 
 from .files import PARTIAL_SUFFIX, FileIdentity, file_identity
 from .imaging import ImageLoadError, is_image_file, load_image
-from .intended_use import age_notice, outside_intended_age
+from .intended_use import intended_use_notice
 from .results import PatientStudy, Reason, ScanResult
 
 if TYPE_CHECKING:  # pydicom is imported only when a DICOM film is read
@@ -143,8 +143,8 @@ def _classify_batch(batch: list[Path], futures: list[Future], classifier) -> lis
                 f"{prediction.ood_distance:.0f} > {classifier.ood_threshold:.0f}); "
                 "not classified."
             )
-        elif context is not None and outside_intended_age(context.age_years):
-            message, reason = age_notice(context.age_text), Reason.OUTSIDE_INTENDED_AGE
+        elif (notice := intended_use_notice(context)) is not None:
+            message, reason = notice, Reason.OUTSIDE_INTENDED_AGE
         results.append(ScanResult.from_prediction(str(path), prediction, message, reason,
                                                   patient_study(context)))
     return results

@@ -7,8 +7,6 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
-from pneumo_desktop.core.dicom_context import DicomContext
-from pneumo_desktop.core.intended_use import age_notice, outside_intended_age
 from pneumo_desktop.core.results import Band, Prediction, ThresholdSource
 
 PENDING, ERROR, NOT_XRAY = "pending", "error", "not_xray"
@@ -29,13 +27,6 @@ _NOTICE_STYLE = ("color: white; background: #6a1b9a; font-weight: bold; padding:
                  " border-radius: 3px;")
 
 
-def intended_use_notice(context: DicomContext | None) -> str | None:
-    """The banner's notice for a film whose DICOM age is above the intended range (the rule
-    and words of :mod:`pneumo_desktop.core.intended_use`, as the worklist and reports use them);
-    None without an age or within the range."""
-    if context is None or not outside_intended_age(context.age_years):
-        return None
-    return age_notice(context.age_text)
 
 
 class VerdictBanner(QFrame):

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidg
 from pneumo_desktop.core.annotations import pixel_spacing
 from pneumo_desktop.core.imaging import LoadedImage
 from pneumo_desktop.core.inference import FilmClassification, Priority, classify_film
+from pneumo_desktop.core.intended_use import intended_use_notice
 from pneumo_desktop.core.priors import StudyOf
 from pneumo_desktop.ui import shortcuts
 from pneumo_desktop.ui.case_pdf import CasePdf
@@ -42,7 +43,7 @@ from pneumo_desktop.ui.prior_pane import PriorPane
 from pneumo_desktop.ui.reading_order import FolderOrder, Worklist, WorklistOrder, folder_images
 from pneumo_desktop.ui.reading_tools import connect_reading_tools
 from pneumo_desktop.ui.review_bar import ReviewBar
-from pneumo_desktop.ui.verdict_banner import VerdictBanner, intended_use_notice
+from pneumo_desktop.ui.verdict_banner import VerdictBanner
 from pneumo_desktop.ui.viewer_toolbar import ViewerToolbar
 from pneumo_desktop.ui.window_level_controls import WindowLevelControls
 from pneumo_desktop.ui.workers import FunctionWorker, JobTracker
