@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .bundle import DEFAULT_VENV
 from .project import APP_NAME, REPO_ROOT, BuildError
 
 DIST = REPO_ROOT / "dist"
@@ -27,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("bundle", "linux"):
         command = commands.add_parser(name)
-        command.add_argument("--venv", type=Path, default=REPO_ROOT / "build" / "installer-venv")
+        command.add_argument("--venv", type=Path, default=DEFAULT_VENV)
         command.add_argument("--distpath", type=Path, default=DIST)
         command.add_argument("--workpath", type=Path, default=REPO_ROOT / "build" / "pyinstaller")
     for name in ("deb", "tarball", "nsis", "linux"):

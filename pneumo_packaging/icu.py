@@ -22,7 +22,6 @@ of the same name with binutils' ``as`` and ``ld`` (already needed to strip): no 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import struct
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .elf import exported_symbol
+from .project import cache_key
 
 ICU_DATA_LIBRARY = re.compile(r"^libicudata\.so\.(\d+)$")
 # Locales kept in every tree: root (the fallback of every other) and English.
@@ -126,9 +126,7 @@ def trim_library(
     match = ICU_DATA_LIBRARY.match(name)
     if not match:
         raise ValueError(f"{name} is not an ICU data library")
-    stat = source.stat()
-    key = f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()
-    work = out_dir / hashlib.sha1(key).hexdigest()[:16]
+    work = out_dir / cache_key(source.resolve())
     library = work / name
     if library.exists():
         return library

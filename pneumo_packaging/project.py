@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -30,3 +32,11 @@ def numeric_version(version: str, parts: int = 4) -> str:
     """``0.1.0`` -> ``0.1.0.0``: Windows version resources take exactly four numbers."""
     numbers = [int(n) for n in re.findall(r"\d+", version)[:parts]]
     return ".".join(str(n) for n in numbers + [0] * (parts - len(numbers)))
+
+
+def cache_key(path: str | os.PathLike[str]) -> str:
+    """16 hex characters naming a cached, transformed copy of ``path`` (stripped, minified,
+    trimmed): its path, size and time, so a changed source gets a new copy."""
+    stat = os.stat(path)
+    return hashlib.sha1(f"{os.fspath(path)}|{stat.st_size}|{stat.st_mtime_ns}".encode()
+                        ).hexdigest()[:16]

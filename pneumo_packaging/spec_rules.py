@@ -12,7 +12,6 @@ system, as the ``.deb`` declares (``pneumo_desktop.platform_check.QT_SYSTEM_LIBR
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -24,6 +23,7 @@ from pathlib import Path, PurePath
 
 from pneumo_desktop.core.card import sha256_of
 from pneumo_desktop.platform_check import QT_SYSTEM_LIBRARIES
+from pneumo_packaging.project import cache_key
 
 Entry = tuple[str, str, str]  # PyInstaller TOC entry: (destination, source, kind)
 
@@ -349,7 +349,7 @@ def minify_json_datas(datas: list[Entry], cache: Path) -> tuple[list[Entry], int
     result, saved = [], 0
     for dest, src, kind in datas:
         if kind == "DATA" and src.endswith(".json") and os.path.getsize(src) >= MINIFY_MIN_BYTES:
-            out = cache / f"{_cache_key(src)}-{PurePath(src).name}"
+            out = cache / f"{cache_key(src)}-{PurePath(src).name}"
             if not out.exists():
                 with open(src, encoding="utf-8") as handle:
                     content = json.load(handle)
@@ -363,11 +363,6 @@ def minify_json_datas(datas: list[Entry], cache: Path) -> tuple[list[Entry], int
             src = str(out)
         result.append((dest, src, kind))
     return result, saved
-
-
-def _cache_key(src: str) -> str:
-    stat = os.stat(src)
-    return hashlib.sha1(f"{src}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
 
 
 # ------------------------------------------------------------------------- duplicate files
@@ -423,7 +418,7 @@ def strip_binaries(
     for dest, src, kind in binaries:
         size = os.path.getsize(src)
         if _is_library((dest, src, kind)) and wanted(dest, size):
-            out = cache / f"{_cache_key(src)}-{PurePath(src).name}"
+            out = cache / f"{cache_key(src)}-{PurePath(src).name}"
             if not out.exists():
                 partial = out.with_name(out.name + ".tmp")
                 subprocess.run([strip_tool, "--strip-all", "-o", str(partial), src], check=True)
